@@ -1296,8 +1296,15 @@ static void set_scalar(loader *L, const key_def *k, yev *ev)
 	switch (k->type) {
 	case KT_STRING:
 	case KT_PATH: {
-		char *v = k->type == KT_PATH ? resolve_path(L, t) : xstrdup(t);
-		const char *what = k->check ? k->check(&v) : NULL;
+		const char *what;
+		char *v;
+
+		if (k->type == KT_PATH && !*t) {
+			wrong_type(L, k, ev, "a file path");
+			return;
+		}
+		v = k->type == KT_PATH ? resolve_path(L, t) : xstrdup(t);
+		what = k->check ? k->check(&v) : NULL;
 
 		if (what) {
 			wrong_type(L, k, ev, what);

@@ -126,7 +126,7 @@ int config_load(const char *path, bool require_api, bb_config **out, config_repo
 /*
  * The same from memory: NAME is used in messages and as the directory that
  * relative paths in the file are resolved against.  DATA need not be
- * NUL-terminated.  Files the configuration names (client secret, key, CA)
+ * NUL-terminated.  Both functions initialise *report (free it in any case).  Files the configuration names (client secret, key, CA)
  * are read or checked as for config_load.
  */
 int config_load_buffer(const char *name, const char *data, size_t len, bool require_api,

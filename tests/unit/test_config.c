@@ -8,6 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sysexits.h>
+
+#include "cli.h"
 #include "config.h"
 #include "util.h"
 
@@ -262,6 +265,7 @@ static void test_hostile(void)
 		{ "sync:\n  claim_types: [[carrier]]\n", "\"sync.claim_types[1]\" must be one of" },
 		{ "api:\n  client_id: \"a\\0b\"\n", "NUL character" },
 		{ "api:\n  client_id: \"\"\n", "must be a non-empty string" },
+		{ "api:\n  ca_file: ''\n", "\"api.ca_file\" must be a file path, not \"\"" },
 		{ "api:\n  base_url: https://user@host/\n", "must be an https URL" },
 		{ "api:\n  base_url: https://host:99999\n", "must be an https URL" },
 		{ "api:\n  redirect_uri: ftp://x/cb\n", "must be an http or https URL" },
@@ -368,6 +372,43 @@ static void test_reference(void)
 	free(buf);
 }
 
+/* config_for_command: optional default file, explicit file, -d override */
+static void test_for_command(void)
+{
+	cli_ctx ctx = { 0 };
+	bb_config *c = NULL;
+	char *missing = xasprintf("%s/absent.yaml", tmpdir);
+	char *present = xasprintf("%s/present.yaml", tmpdir);
+
+	ctx.config_path = missing;
+	CHECK(config_for_command(&ctx, false, true, &c) == 0 && c != NULL);
+	if (c)
+		check_defaults(c);
+	config_free(c);
+	c = NULL;
+
+	/* not optional, or named explicitly: a missing file is an error */
+	CHECK(config_for_command(&ctx, false, false, &c) == EX_CONFIG && c == NULL);
+	ctx.config_explicit = true;
+	CHECK(config_for_command(&ctx, false, true, &c) == EX_CONFIG && c == NULL);
+
+	write_file("present.yaml", "database:\n  conninfo: dbname=a\nsync:\n  page_size: 10\n");
+	ctx.config_path = present;
+	CHECK(config_for_command(&ctx, false, true, &c) == 0 && c &&
+	      strcmp(c->db_conninfo, "dbname=a") == 0 && c->page_size == 10);
+	config_free(c);
+	c = NULL;
+	ctx.conninfo = "dbname=b";
+	CHECK(config_for_command(&ctx, false, true, &c) == 0 && c &&
+	      strcmp(c->db_conninfo, "dbname=b") == 0);
+	config_free(c);
+	c = NULL;
+	/* the daemon's needs are not met by this file */
+	CHECK(config_for_command(&ctx, true, true, &c) == EX_CONFIG && c == NULL);
+	free(missing);
+	free(present);
+}
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -382,6 +423,7 @@ int main(void)
 	test_hostile();
 	test_reload();
 	test_reference();
+	test_for_command();
 	{
 		char *cmd = xasprintf("rm -rf %s", tmpdir);
 
