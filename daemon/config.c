@@ -1200,7 +1200,7 @@ static const char *suggest(const char *section, const char *name)
 			}
 		}
 	}
-	if (best && bd != SIZE_MAX && bd > 0 && close_enough(name, best, bd))
+	if (best && bd != SIZE_MAX && strcmp(name, best) != 0 && close_enough(name, best, bd))
 		return best;
 	return NULL;
 }
@@ -2049,6 +2049,21 @@ static bool same_string(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool same_list(const bb_config *a, const bb_config *b, const key_def *k)
+{
+	const char *const *la = *(const char *const *const *)(const void *)((const char *)a + k->off);
+	const char *const *lb = *(const char *const *const *)(const void *)((const char *)b + k->off);
+	size_t na = *(const size_t *)(const void *)((const char *)a + k->off_count);
+	size_t nb = *(const size_t *)(const void *)((const char *)b + k->off_count);
+
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(la[i], lb[i]) != 0)
+			return false;
+	return true;
+}
+
 size_t config_unreloadable_changes(const bb_config *a, const bb_config *b, const char **out,
 				   size_t max)
 {
@@ -2077,9 +2092,10 @@ size_t config_unreloadable_changes(const bb_config *a, const bb_config *b, const
 			break;
 		case KT_DOUBLE:
 		case KT_BOOL:
-		case KT_LIST:
-			/* every key of these kinds is reloadable */
 			same = memcmp((const char *)a + k->off, (const char *)b + k->off, k->width) == 0;
+			break;
+		case KT_LIST:
+			same = same_list(a, b, k);
 			break;
 		}
 		if (!same) {
