@@ -84,6 +84,8 @@ static void reload(bb_daemon *d, const char *config_path)
 {
 	bb_config *next = NULL;
 	config_report rep = { 0 };
+	const char *keys[32];
+	size_t n;
 
 	log_notice("reloading configuration from %s", config_path);
 	if (config_load(config_path, true, &next, &rep) < 0) {
@@ -95,8 +97,15 @@ static void reload(bb_daemon *d, const char *config_path)
 	}
 	config_report_free(&rep);
 	/* keys that cannot change without a restart keep their running values */
-	if (strcmp(next->db_conninfo, d->cfg->db_conninfo) != 0)
-		log_warning("database.conninfo changed; it takes effect at the next restart");
+	n = config_unreloadable_changes(d->cfg, next, keys, sizeof keys / sizeof keys[0]);
+	if (n) {
+		for (size_t i = 0; i < n && i < sizeof keys / sizeof keys[0]; i++)
+			log_warning("configuration key \"%s\" changed but needs a restart to take effect; "
+				    "the running value stays", keys[i]);
+		log_error("configuration reload refused: restart the service to apply the changes above");
+		config_free(next);
+		return;
+	}
 	config_free(d->cfg);
 	d->cfg = next;
 	log_set_level(d->cfg->log_level);
