@@ -1924,7 +1924,7 @@ static void resource_meta(yajl_gen g, int64_t ms, const char *profile)
 void sb_patient_write(sb_world *w, uint32_t idx, yajl_gen g)
 {
 	rng r = { mix(bene_seed(w, idx), 0xB10) };
-	char pid[32], mbi[16], b[64];
+	char pid[32], mbi[64], b[64];
 	sb_patient_id(idx, pid, sizeof(pid));
 	bool female = rchance(&r, 55);
 	JO(g);

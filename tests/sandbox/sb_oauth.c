@@ -834,9 +834,8 @@ static int read_client(const char *auth_header, const sb_params *form, client_cr
 		char *colon;
 		if (strlen(b) < 800 && b64_decode(b, dec, sizeof(dec)) && (colon = strchr(dec, ':')) != NULL) {
 			*colon = '\0';
-			if (strlen(dec) < sizeof(c->id) && strlen(colon + 1) < sizeof(c->secret)) {
-				snprintf(c->id, sizeof(c->id), "%s", dec);
-				snprintf(c->secret, sizeof(c->secret), "%s", colon + 1);
+			if (copy_word(c->id, sizeof(c->id), dec, strlen(dec)) &&
+			    copy_word(c->secret, sizeof(c->secret), colon + 1, strlen(colon + 1))) {
 				form_unescape(c->id);
 				form_unescape(c->secret);
 				c->basic = c->has_id = c->has_secret = true;
@@ -850,13 +849,10 @@ static int read_client(const char *auth_header, const sb_params *form, client_cr
 		sb_reply_bb_error(r, 400, "invalid_request", "different app in headers than in request data");
 		return -1;
 	}
-	if (!c->basic && bid && strlen(bid) < sizeof(c->id)) {
-		snprintf(c->id, sizeof(c->id), "%s", bid);
+	if (!c->basic && bid && copy_word(c->id, sizeof(c->id), bid, strlen(bid))) {
 		c->has_id = true;
-		if (bsec && strlen(bsec) < sizeof(c->secret)) {
-			snprintf(c->secret, sizeof(c->secret), "%s", bsec);
+		if (bsec && copy_word(c->secret, sizeof(c->secret), bsec, strlen(bsec)))
 			c->has_secret = true;
-		}
 	}
 	return 0;
 }
