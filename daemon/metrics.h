@@ -40,6 +40,11 @@
  *   bbingest_start_time_seconds gauge     -         (wall clock, seconds)
  *
  * ("other" is an extra value of every labelled metric.)
+ *
+ * Counted here already, by http.c for every request: the request duration,
+ * and errors of kind timeout, network, http_429 and http_5xx.  Whether a 4xx
+ * is an error depends on the request (a Patient 403 after withheld
+ * demographics is not), so the subsystem that sent it counts those.
  */
 #ifndef BB_METRICS_H
 #define BB_METRICS_H
