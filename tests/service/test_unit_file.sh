@@ -37,17 +37,22 @@ expect_eq "$(key Restart)" "on-failure" "Restart=on-failure"
 expect_eq "$(key ExecReload)" '/bin/kill -HUP $MAINPID' "reload is SIGHUP"
 expect_eq "$(key User)" "bbingest" "runs as the bbingest user"
 creds=$(key LoadCredential | cut -d: -f1 | paste -sd ' ')
-expect_eq "$creds" "client_secret vault.key" "LoadCredential= for the client secret and the sealing key"
+expect_eq "$creds" "client_secret vault_key" "LoadCredential= for the client secret and the sealing key"
 stop=$(key TimeoutStopSec)
 expect_eq "$(( stop > 30 ))" "1" "TimeoutStopSec= ($stop s) leaves room for the 30 s drain"
 expect_match "$(grep -E '^#define DAEMON_DRAIN_TIMEOUT_S ' "$BB_SOURCE_ROOT/daemon/daemon.h")" ' 30$' \
   "the drain bound in daemon.h is the 30 s the unit allows for"
 
-# the sample configuration names the same credentials, when it uses them
+# the sample configuration names the same credentials and files (also in
+# its commented alternatives), so either style works with this unit
 sample="$BB_SOURCE_ROOT/config/bbingest.yaml"
+cred_paths=$(key LoadCredential | cut -d: -f2- | paste -sd ' ')
 if [ -f "$sample" ]; then
-  for c in $(grep -E '^\s*(client_secret|key)_credential:' "$sample" | awk '{print $2}'); do
+  for c in $(sed -nE 's/^\s*#?\s*(client_secret|key)_credential:\s*([^ #]+).*/\2/p' "$sample"); do
     expect_match "$creds" "(^| )$c( |$)" "credential \"$c\" of the sample config is loaded by the unit"
+  done
+  for f in $(sed -nE 's/^\s*#?\s*(client_secret|key)_file:\s*([^ #]+).*/\2/p' "$sample"); do
+    expect_match "$cred_paths" "(^| )$f( |$)" "file $f of the sample config is the unit's credential source"
   done
 fi
 
