@@ -219,13 +219,15 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 	}
 	d.listener = start_listener(&d, self, nsub, err, sizeof err);
 	if (!d.listener) {
-		log_error("%s", err);
+		log_error("listener: %s; HINT: check listener.address and listener.port, or whether "
+			  "another process holds the port", err);
 		rc = EX_UNAVAILABLE;
 		goto stop;
 	}
 	watchdog_us = (int64_t)notify_watchdog_interval_us();
-	log_notice("bbingest %s running as %s%s", BBINGEST_VERSION, d.instance_id,
-		   watchdog_us ? " (systemd watchdog on)" : "");
+	log_notice("bbingest %s running as %s; listening on %s:%d%s", BBINGEST_VERSION,
+		   d.instance_id, d.cfg->listen_address, listener_port(d.listener),
+		   watchdog_us ? "; systemd watchdog on" : "");
 	notify_ready();
 
 	for (;;) {
