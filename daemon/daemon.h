@@ -30,12 +30,14 @@
 #include "store.h"
 
 struct vault;
+struct tokens;
 
 typedef struct bb_daemon {
 	bb_config *cfg;             /* current configuration (swapped on reload) */
 	store *db;                  /* the loop's own connection */
 	http *http;                 /* every outgoing request */
 	struct vault *vault;        /* token sealing */
+	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
 	char instance_id[96];       /* host:pid:random, names leases */
 	bool draining;              /* stop taking new work */
 	int64_t started_us;         /* monotonic */
