@@ -836,12 +836,11 @@ static void refresh_done(void *ud, const http_result *res)
 
 	j->inflight = false;
 	t->inflight--;
+	memset(&tr, 0, sizeof tr);
 	if (res->status && res->body)
 		parsed = oauth_parse_token_response(res->body, res->body_len, &tr, err, sizeof err) == 0;
-	if (!parsed) {
-		memset(&tr, 0, sizeof tr);
-		tr.expires_in = -1;
-	}
+	if (!parsed)
+		oauth_token_response_clear(&tr);   /* frees what a failed parse kept */
 	o = oauth_classify(res, parsed ? &tr : NULL);
 	oauth_describe(res, parsed ? &tr : NULL, desc, sizeof desc);
 	if (o == OAUTH_OK) {
