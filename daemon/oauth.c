@@ -484,20 +484,21 @@ bool oauth_grant_expiration(const char *text, char *out, size_t outlen)
 			return false;
 	}
 	{
-		/* a real calendar time: timegm round trip */
+		/* a real calendar time: timegm round trip (timegm normalises its argument) */
 		struct tm tm = { 0 }, back;
+		int y = atoi(text), mo = atoi(text + 5), dd = atoi(text + 8);
+		int hh = atoi(text + 11), mi = atoi(text + 14), ss = atoi(text + 17);
 		time_t t;
 
-		tm.tm_year = atoi(text) - 1900;
-		tm.tm_mon = atoi(text + 5) - 1;
-		tm.tm_mday = atoi(text + 8);
-		tm.tm_hour = atoi(text + 11);
-		tm.tm_min = atoi(text + 14);
-		tm.tm_sec = atoi(text + 17);
+		tm.tm_year = y - 1900;
+		tm.tm_mon = mo - 1;
+		tm.tm_mday = dd;
+		tm.tm_hour = hh;
+		tm.tm_min = mi;
+		tm.tm_sec = ss;
 		t = timegm(&tm);
-		if (!gmtime_r(&t, &back) || back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
-		    back.tm_mday != tm.tm_mday || back.tm_hour != tm.tm_hour ||
-		    back.tm_min != tm.tm_min || back.tm_sec != tm.tm_sec)
+		if (!gmtime_r(&t, &back) || back.tm_year != y - 1900 || back.tm_mon != mo - 1 ||
+		    back.tm_mday != dd || back.tm_hour != hh || back.tm_min != mi || back.tm_sec != ss)
 			return false;
 	}
 	memcpy(out, text, sizeof pat);
