@@ -1,10 +1,34 @@
-/* bbingest run */
+/* bbingest run: the daemon */
+#include <stdio.h>
+#include <sysexits.h>
+
 #include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+static const char usage[] =
+	"usage: bbingest run [-c FILE] [-d CONNINFO]\n"
+	"\n"
+	"Runs the daemon: the enrolment listener, scheduled token refresh and the\n"
+	"claims sync.  Meant for systemd (Type=notify); logs go to stderr.\n"
+	"SIGTERM drains and exits 0, SIGHUP reloads the configuration.\n";
 
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
-	(void)ctx;
-	(void)argc;
-	(void)argv;
-	return cli_not_implemented("run");
+	bb_config *cfg = NULL;
+	int rc;
+
+	rc = cli_parse(ctx, argc, argv, NULL, usage);
+	if (rc)
+		return rc > 0 ? EX_OK : EX_USAGE;
+	if (ctx->argc) {
+		log_error("run takes no arguments, got \"%s\"", ctx->argv[0]);
+		return EX_USAGE;
+	}
+	rc = config_for_command(ctx, true, false, &cfg);
+	if (rc != EX_OK)
+		return rc;
+	log_init("bbingest", cfg->log_level, cfg->log_format);
+	return daemon_run(cfg, ctx->config_path, NULL);
 }

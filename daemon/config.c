@@ -59,3 +59,24 @@ const char *config_claim_type_name(unsigned bit)
 	(void)bit;
 	return NULL;
 }
+
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+int config_for_command(struct cli_ctx *ctx, bool require_api, bool file_optional, bb_config **out)
+{
+	(void)require_api;
+	if (file_optional && !ctx->config_explicit && access(ctx->config_path, F_OK) != 0) {
+		*out = config_defaults();
+	} else {
+		log_error("%s: the configuration loader is not implemented yet", ctx->config_path);
+		return EX_CONFIG;
+	}
+	if (ctx->conninfo) {
+		free((*out)->db_conninfo);
+		(*out)->db_conninfo = xstrdup(ctx->conninfo);
+	}
+	return EX_OK;
+}

@@ -108,6 +108,17 @@ int config_load(const char *path, bool require_api, bb_config **out, config_repo
 void config_report_free(config_report *report);
 void config_free(bb_config *cfg);
 
+struct cli_ctx;
+
+/*
+ * The configuration a command runs with: loads ctx->config_path; when
+ * file_optional is set and the path is the default one (no -c, no
+ * $BBINGEST_CONFIG) and does not exist, uses config_defaults().  Applies -d
+ * over database.conninfo.  Prints every problem and returns EX_CONFIG, or
+ * EX_OK with *out set (free with config_free).
+ */
+int config_for_command(struct cli_ctx *ctx, bool require_api, bool file_optional, bb_config **out);
+
 /* "carrier" -> CLAIM_CARRIER; 0 if unknown */
 unsigned config_claim_type_bit(const char *name);
 const char *config_claim_type_name(unsigned bit);

@@ -40,7 +40,11 @@ build_in() {
   else
     meson configure "$here/$dir" "$@" >/dev/null
   fi
-  ninja -C "$here/$dir" >/dev/null
+  if ! ninja -C "$here/$dir" >"$here/$dir/build-output.log" 2>&1; then
+    cat "$here/$dir/build-output.log" >&2
+    echo "setup: build in $dir failed" >&2
+    exit 1
+  fi
 }
 
 if [ $# -ge 1 ]; then

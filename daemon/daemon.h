@@ -1,0 +1,68 @@
+/*
+ * daemon: `bbingest run`, the event loop every long-running piece plugs into.
+ *
+ * One thread.  The loop waits in curl_multi_poll() on curl's sockets, the
+ * signal self-pipe and the subsystems' extra descriptors (the listener), then
+ * lets each subsystem do its work.  Signal handlers only write a byte to the
+ * self-pipe and set a flag; everything else happens in the loop.
+ *
+ * Subsystems (enrolment listener, token refresher, sync engine, ...) are
+ * entries of a table in daemon.c with start/tick/drain/idle/stop hooks, so
+ * adding one touches one line there.
+ *
+ * Shutdown: the first SIGTERM/SIGINT starts draining (no new work; in-flight
+ * pages are finished and committed whole, or discarded whole) bounded by
+ * drain_timeout; a second one aborts the transfers at once (their pages are
+ * discarded whole, as nothing of a page is written before its end).
+ * SIGHUP reloads the configuration: build, validate, swap; the old one stays
+ * on error.
+ */
+#ifndef BB_DAEMON_H
+#define BB_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
+#include "http.h"
+#include "store.h"
+
+struct vault;
+
+typedef struct bb_daemon {
+	bb_config *cfg;             /* current configuration (swapped on reload) */
+	store *db;                  /* the loop's own connection */
+	http *http;                 /* every outgoing request */
+	struct vault *vault;        /* token sealing */
+	char instance_id[96];       /* host:pid:random, names leases */
+	bool draining;              /* stop taking new work */
+	int64_t started_us;         /* monotonic */
+} bb_daemon;
+
+/* A pluggable piece of the daemon. */
+typedef struct bb_subsystem {
+	const char *name;
+	/* Create; NULL with err filled means the daemon cannot start. */
+	void *(*start)(bb_daemon *d, char *err, size_t errlen);
+	/*
+	 * Do due work.  Returns the monotonic time (us) it next wants to run,
+	 * INT64_MAX for "only on activity".
+	 */
+	int64_t (*tick)(void *self, bb_daemon *d, int64_t now_us);
+	/* Extra descriptors to wait on (e.g. the listener); may be NULL. */
+	unsigned (*fds)(void *self, struct curl_waitfd *out, unsigned max);
+	/* Take no new work from now on; may be NULL. */
+	void (*drain)(void *self, bb_daemon *d);
+	/* True when nothing of its work is in flight; NULL means always. */
+	bool (*idle)(void *self);
+	/* The configuration was swapped (SIGHUP); may be NULL. */
+	void (*reloaded)(void *self, bb_daemon *d);
+	void (*stop)(void *self, bb_daemon *d);
+} bb_subsystem;
+
+/* Run until asked to stop; takes ownership of cfg and v.  Returns an exit code. */
+int daemon_run(bb_config *cfg, const char *config_path, struct vault *v);
+
+#endif
