@@ -2573,12 +2573,11 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	return f->err[0] ? -1 : 0;
 }
 
-/* JSON string into the scratch buffer */
-static void json_str(sbuf *b, str s)
+/* JSON string contents (no quotes) */
+static void json_str_body(sbuf *b, str s)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	sbuf_putc(b, '"');
 	for (uint32_t i = 0; i < s.n; i++) {
 		unsigned char c = (unsigned char)s.p[i];
 
@@ -2593,6 +2592,12 @@ static void json_str(sbuf *b, str s)
 			sbuf_putc(b, (char)c);
 		}
 	}
+}
+
+static void json_str(sbuf *b, str s)
+{
+	sbuf_putc(b, '"');
+	json_str_body(b, s);
 	sbuf_putc(b, '"');
 }
 
@@ -2624,8 +2629,10 @@ static flat_val extensions_json(flattener *f)
 		sbuf_puts(b, "{\"url\":");
 		json_str(b, e->url.p ? e->url : (str){ "", 0 });
 		if (e->element.n) {
-			sbuf_puts(b, ",\"element\":");
-			json_str(b, e->element);
+			sbuf_puts(b, ",\"element\":\"");
+			sbuf_puts(b, f->res.rtype.p);   /* a resource type: no escaping needed */
+			json_str_body(b, e->element);
+			sbuf_putc(b, '"');
 		}
 		json_field(b, "type", e->vtype, false);
 		json_field(b, "system", e->vsystem, false);
@@ -2681,7 +2688,7 @@ static int emit_patient_rows(flattener *f, emitter *em)
 static flat_val monthly_array(flattener *f, const char *const *prefixes, const char *single)
 {
 	str months[12] = { { NULL, 0 } };
-	bool any = false;
+	bool any = false, monthly = false;
 
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
 		const ext *e = &AT(f, V_EXT, ext, i);
@@ -2706,7 +2713,7 @@ static flat_val monthly_array(flattener *f, const char *const *prefixes, const c
 
 				if (m >= 1 && m <= 12) {
 					months[m - 1] = val;
-					any = true;
+					any = monthly = true;
 				}
 			}
 		}
@@ -2715,7 +2722,7 @@ static flat_val monthly_array(flattener *f, const char *const *prefixes, const c
 		return VNULL;
 	sbuf_reset(&f->scratch);
 	sbuf_putc(&f->scratch, '{');
-	for (int m = 0; m < 12; m++) {
+	for (int m = 0; m < (monthly ? 12 : 1); m++) {
 		if (m)
 			sbuf_putc(&f->scratch, ',');
 		if (!months[m].p) {
