@@ -12,10 +12,12 @@
 #include <openssl/rand.h>
 
 #include "complain.h"
+#include "enrol.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "tokens.h"
 #include "util.h"
 #include "vault.h"
 
@@ -25,6 +27,8 @@
 /* The subsystems, started in this order and stopped in reverse. */
 static const bb_subsystem *const subsystems[] = {
 	&health_subsystem,
+	&tokens_subsystem,
+	&enrol_subsystem,
 	NULL,
 };
 

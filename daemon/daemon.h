@@ -39,6 +39,7 @@
 #include "store.h"
 
 struct vault;
+struct tokens;
 
 /* How long the first stop signal waits for in-flight work (TimeoutStopSec= is longer). */
 #define DAEMON_DRAIN_TIMEOUT_S 30
@@ -48,6 +49,7 @@ typedef struct bb_daemon {
 	store *db;                  /* the loop's own connection */
 	http *http;                 /* every outgoing request */
 	struct vault *vault;        /* token sealing */
+	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
 	listener *listener;         /* /enroll, /callback, /healthz, /metrics */
 	char instance_id[96];       /* host:pid:random, names leases */
 	bool draining;              /* stop taking new work */
