@@ -31,6 +31,7 @@
 
 struct vault;
 struct tokens;
+struct sync_engine;
 
 typedef struct bb_daemon {
 	bb_config *cfg;             /* current configuration (swapped on reload) */
@@ -38,6 +39,7 @@ typedef struct bb_daemon {
 	http *http;                 /* every outgoing request */
 	struct vault *vault;        /* token sealing */
 	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
+	struct sync_engine *sync;   /* sync engine (sync.h), set by its start hook */
 	char instance_id[96];       /* host:pid:random, names leases */
 	bool draining;              /* stop taking new work */
 	int64_t started_us;         /* monotonic */
