@@ -47,7 +47,6 @@ typedef struct job {
 	int page_no;                /* pages of this walk seen in this attempt */
 	int restarts;
 	bool auth_retried;          /* the page was retried after a 401 */
-	bool orphan;                /* the engine stopped while a token was awaited */
 	syncpage *page;
 } job;
 
@@ -64,8 +63,6 @@ struct sync_engine {
 	bool app_disabled;
 	sync_stats stats;
 };
-
-static job *orphans;            /* jobs awaiting a token callback after stop */
 
 /* ---- job list ---- */
 
@@ -526,16 +523,6 @@ static void on_token(void *ud, tokens_status st, const char *access_token)
 	char *auth;
 	int rc;
 
-	if (j->orphan) {
-		/* the engine stopped while this was awaited; its lease was released */
-		for (job **pp = &orphans; *pp; pp = &(*pp)->next)
-			if (*pp == j) {
-				*pp = j->next;
-				break;
-			}
-		job_free(j);
-		return;
-	}
 	c = s->d->cfg;
 	if (st != TOKENS_OK || s->draining) {
 		s->inflight--;
@@ -778,21 +765,13 @@ static void sync_stop(void *self, bb_daemon *d)
 	sync_engine *s = self;
 	char err[512];
 
+	/*
+	 * The loop has ended and http is gone; the token service (stopped after
+	 * us) drops the answers it still owes, so every job can go.
+	 */
 	s->draining = true;
-	while (s->head) {
-		job *j = s->head;
-
-		if (j->state == JS_TOKEN) {
-			/* the token service still owes a callback: keep the job until then */
-			list_remove(s, j);
-			s->active--;
-			j->orphan = true;
-			j->next = orphans;
-			orphans = j;
-		} else {
-			job_end(j);
-		}
-	}
+	while (s->head)
+		job_end(s->head);
 	if (sched_release_all(d->db, d->instance_id, err, sizeof err) < 0)
 		log_error("could not release the sync leases: %s", err);
 	if (d->sync == s)
