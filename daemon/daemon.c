@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "vault.h"
 
 /* How long a drain may take before in-flight transfers are abandoned. */
 #define DRAIN_TIMEOUT_US (30 * 1000000LL)
@@ -120,18 +121,21 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 	if (signals_setup() < 0) {
 		log_error("could not set up signal handling: %s", strerror(errno));
 		config_free(cfg);
+		vault_free(v);
 		return EX_OSERR;
 	}
 	d.db = store_connect(cfg->db_conninfo, err, sizeof err);
 	if (!d.db) {
 		log_error("%s", err);
 		config_free(cfg);
+		vault_free(v);
 		return EX_UNAVAILABLE;
 	}
 	if (store_migrate(d.db, &applied, err, sizeof err) < 0) {
 		log_error("%s", err);
 		store_close(d.db);
 		config_free(cfg);
+		vault_free(v);
 		return EX_SOFTWARE;
 	}
 	d.http = http_new(cfg->ca_file, cfg->concurrency, false, err, sizeof err);
@@ -139,6 +143,7 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 		log_error("%s", err);
 		store_close(d.db);
 		config_free(cfg);
+		vault_free(v);
 		return EX_SOFTWARE;
 	}
 	for (size_t i = 0; i < nsub; i++) {
@@ -150,7 +155,26 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 			goto stop;
 		}
 	}
-	log_notice("bbingest %s running as %s", BBINGEST_VERSION, d.instance_id);
+	{
+		listener_route routes[32];
+		size_t nroutes = 0;
+
+		for (size_t i = 0; i < nsub; i++)
+			if (subsystems[i]->routes)
+				nroutes += subsystems[i]->routes(self[i], routes + nroutes,
+								 sizeof routes / sizeof routes[0] - nroutes);
+		d.listener = listener_new(d.cfg->listen_address, d.cfg->listen_port, routes, nroutes,
+					  NULL, err, sizeof err);
+		if (!d.listener) {
+			log_error("listener: %s", err);
+			fprintf(stderr, "HINT: check listener.address and listener.port, or whether "
+				"another process holds the port\n");
+			rc = EX_UNAVAILABLE;
+			goto stop;
+		}
+	}
+	log_notice("bbingest %s running as %s; listening on %s:%d", BBINGEST_VERSION,
+		   d.instance_id, d.cfg->listen_address, listener_port(d.listener));
 
 	for (;;) {
 		struct curl_waitfd fds[16];
@@ -199,21 +223,31 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 				wake = w;
 			if (subsystems[i]->fds)
 				nfds += subsystems[i]->fds(self[i], fds + nfds,
-							   (unsigned)(sizeof fds / sizeof fds[0]) - 1 - nfds);
+							   (unsigned)(sizeof fds / sizeof fds[0]) - 2 - nfds);
 		}
 		fds[nfds++] = (struct curl_waitfd){ .fd = sig_pipe[0], .events = CURL_WAIT_POLLIN };
+		fds[nfds++] = (struct curl_waitfd){ .fd = listener_fd(d.listener), .events = CURL_WAIT_POLLIN };
 		timeout_ms = wake <= now ? 0 : (int)((wake - now + 999) / 1000);
+		{
+			int lt = listener_timeout_ms(d.listener);
+
+			if (lt >= 0 && lt < timeout_ms)
+				timeout_ms = lt;
+		}
 		http_poll(d.http, fds, nfds, timeout_ms);
 		signals_drain_pipe();
+		listener_run(d.listener);
 		http_perform(d.http);
 	}
 stop:
 	/* in-flight transfers complete as aborted: their pages are discarded */
+	listener_free(d.listener);
 	http_free(d.http);
 	for (size_t i = nsub; i-- > 0;)
 		subsystems[i]->stop(self[i], &d);
 	store_close(d.db);
 	config_free(d.cfg);
+	vault_free(d.vault);
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 	sig_pipe[0] = sig_pipe[1] = -1;

@@ -6,9 +6,10 @@
  * lets each subsystem do its work.  Signal handlers only write a byte to the
  * self-pipe and set a flag; everything else happens in the loop.
  *
- * Subsystems (enrolment listener, token refresher, sync engine, ...) are
- * entries of a table in daemon.c with start/tick/drain/idle/stop hooks, so
- * adding one touches one line there.
+ * Subsystems (enrolment, token refresher, sync engine, health, ...) are
+ * entries of a table in daemon.c with start/routes/tick/drain/idle/stop
+ * hooks, so adding one touches one line there.  The daemon owns the one
+ * listener; subsystems hand it their routes.
  *
  * Shutdown: the first SIGTERM/SIGINT starts draining (no new work; in-flight
  * pages are finished and committed whole, or discarded whole) bounded by
@@ -27,6 +28,7 @@
 
 #include "config.h"
 #include "http.h"
+#include "listener.h"
 #include "store.h"
 
 struct vault;
@@ -38,6 +40,7 @@ typedef struct bb_daemon {
 	store *db;                  /* the loop's own connection */
 	http *http;                 /* every outgoing request */
 	struct vault *vault;        /* token sealing */
+	listener *listener;         /* /enroll, /callback, /healthz, /metrics */
 	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
 	struct sync_engine *sync;   /* sync engine (sync.h), set by its start hook */
 	char instance_id[96];       /* host:pid:random, names leases */
@@ -55,7 +58,13 @@ typedef struct bb_subsystem {
 	 * INT64_MAX for "only on activity".
 	 */
 	int64_t (*tick)(void *self, bb_daemon *d, int64_t now_us);
-	/* Extra descriptors to wait on (e.g. the listener); may be NULL. */
+	/*
+	 * Routes this subsystem serves on the daemon's one listener; called once
+	 * after start, before the listener opens.  Returns how many it wrote
+	 * (at most max); may be NULL.
+	 */
+	size_t (*routes)(void *self, listener_route *out, size_t max);
+	/* Extra descriptors to wait on; may be NULL. */
 	unsigned (*fds)(void *self, struct curl_waitfd *out, unsigned max);
 	/* Take no new work from now on; may be NULL. */
 	void (*drain)(void *self, bb_daemon *d);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -264,10 +265,38 @@ static int load_key(const char *key_file, const char *cred, vkey *k, char *err, 
 	return 0;
 }
 
+/*
+ * The vault lives on pages of its own, kept out of core dumps and, where
+ * RLIMIT_MEMLOCK allows, out of swap (both best effort).
+ */
+static size_t vault_alloc_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	size_t ps = page > 0 ? (size_t)page : 4096;
+
+	return (sizeof(vault) + ps - 1) / ps * ps;
+}
+
+static vault *vault_alloc(void)
+{
+	size_t size = vault_alloc_size();
+	long page = sysconf(_SC_PAGESIZE);
+	void *p = NULL;
+
+	if (posix_memalign(&p, page > 0 ? (size_t)page : 4096, size) != 0) {
+		fprintf(stderr, "bbingest: out of memory allocating %zu bytes\n", size);
+		abort();
+	}
+	memset(p, 0, size);
+	(void)madvise(p, size, MADV_DONTDUMP);
+	(void)mlock(p, size);
+	return p;
+}
+
 vault *vault_open_key(const char *key_file, const char *credential_name,
                       char *err, size_t errlen)
 {
-	vault *v = xcalloc(1, sizeof *v);
+	vault *v = vault_alloc();
 
 	if (load_key(key_file, credential_name, &v->keys[0], err, errlen) < 0) {
 		vault_free(v);
@@ -286,23 +315,26 @@ vault *vault_open_key(const char *key_file, const char *credential_name,
 int vault_add_key(vault *v, const char *key_file, const char *credential_name,
                   char *err, size_t errlen)
 {
-	vkey k;
+	vkey *k;
 
 	if (v->n_keys >= VAULT_MAX_KEYS) {
 		set_err(err, errlen, "too many vault keys (at most %d); hint: re-seal old values "
 		        "and drop their keys", VAULT_MAX_KEYS);
 		return -1;
 	}
-	if (load_key(key_file, credential_name, &k, err, errlen) < 0)
+	/* loaded straight into its slot: no copy of the key on the stack */
+	k = &v->keys[v->n_keys];
+	if (load_key(key_file, credential_name, k, err, errlen) < 0) {
+		secure_zero(k, sizeof *k);
 		return -1;
+	}
 	for (size_t i = 0; i < v->n_keys; i++) {
-		if (memcmp(v->keys[i].id, k.id, VAULT_KEY_ID_BYTES) == 0) {
-			secure_zero(&k, sizeof k);
+		if (memcmp(v->keys[i].id, k->id, VAULT_KEY_ID_BYTES) == 0) {
+			secure_zero(k, sizeof *k);
 			return 0;       /* already loaded */
 		}
 	}
-	v->keys[v->n_keys++] = k;
-	secure_zero(&k, sizeof k);
+	v->n_keys++;
 	return 0;
 }
 
@@ -454,5 +486,6 @@ void vault_free(vault *v)
 		return;
 	EVP_CIPHER_free(v->cipher);
 	secure_zero(v->keys, sizeof v->keys);
+	(void)munlock(v, vault_alloc_size());
 	free(v);
 }

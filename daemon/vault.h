@@ -24,7 +24,9 @@
  * three forms, with optional trailing newline: 64 hex characters, base64 of
  * 32 bytes, or exactly 32 raw bytes.  Generate one with
  *   openssl rand -hex 32 > FILE; chmod 600 FILE
- * Key bytes are never logged and are wiped on vault_free().
+ * Key bytes are never logged; they live on pages excluded from core dumps
+ * (and locked in memory where RLIMIT_MEMLOCK allows) and are wiped on
+ * vault_free().
  */
 #ifndef BB_VAULT_H
 #define BB_VAULT_H
