@@ -10,7 +10,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "scheduler.h"
-#include "syncpage.h"
+#include "loader.h"
 #include "syncurl.h"
 #include "tokens.h"
 #include "util.h"
@@ -47,7 +47,8 @@ typedef struct job {
 	int page_no;                /* pages of this walk seen in this attempt */
 	int restarts;
 	bool auth_retried;          /* the page was retried after a 401 */
-	syncpage *page;
+	loader *ld;                 /* the page being received, from the pool */
+	bool feed_failed;           /* the page broke a rule while streaming */
 } job;
 
 struct sync_engine {
@@ -62,6 +63,8 @@ struct sync_engine {
 	bool draining;
 	bool app_disabled;
 	sync_stats stats;
+	loader **pool;              /* idle loaders, reused page after page */
+	size_t npool;
 };
 
 /* ---- job list ---- */
@@ -90,9 +93,59 @@ static void list_remove(sync_engine *s, job *j)
 	j->prev = j->next = NULL;
 }
 
+/* A loader for one page (from the pool: no new COPY buffers per page). */
+static loader *loader_get(sync_engine *s, const char *participant_id, const char *name)
+{
+	const bb_config *c = s->d->cfg;
+	loader *l;
+
+	if (s->npool) {
+		l = s->pool[--s->npool];
+	} else {
+		fhir_limits lim;
+
+		fhir_limits_default(&lim);
+		if (c->max_string_bytes)
+			lim.max_string = c->max_string_bytes;
+		if (c->max_depth > 0)
+			lim.max_depth = c->max_depth;
+		if (c->max_resource_bytes)
+			lim.max_resource = c->max_resource_bytes;
+		lim.max_input = c->max_page_bytes;
+		/*
+		 * One batch per page: the loader must not open a transaction while
+		 * the page streams in, as the loop's connection is shared by every
+		 * page in flight; the rows go to the database when the page ends.
+		 */
+		l = loader_new(store_pg(s->d->db), &lim,
+			       c->max_page_bytes ? 2 * c->max_page_bytes + (1u << 20) : (size_t)1 << 30);
+	}
+	loader_set_participant(l, participant_id);
+	loader_begin(l, name);
+	return l;
+}
+
+/* Discard whatever the page holds and put its loader back. */
+static void page_drop(job *j)
+{
+	sync_engine *s = j->s;
+
+	if (!j->ld)
+		return;
+	loader_abort(j->ld);
+	if (s->npool < (size_t)(s->d->cfg->concurrency > 0 ? s->d->cfg->concurrency : 1)) {
+		s->pool = xreallocarray(s->pool, s->npool + 1, sizeof *s->pool);
+		s->pool[s->npool++] = j->ld;
+	} else {
+		loader_free(j->ld);
+	}
+	j->ld = NULL;
+	j->feed_failed = false;
+}
+
 static void job_free(job *j)
 {
-	syncpage_free(j->page);
+	page_drop(j);
 	free(j->url);
 	free(j->since);
 	free(j->lease.participant_id);
@@ -265,29 +318,21 @@ static void job_continue(job *j)
 }
 
 /*
- * Commit the page with the cursor in one transaction, after checking the
- * lease.  Returns 1 when committed, 0 when the lease was lost (nothing
- * stored), -1 on error (nothing stored; err filled).
+ * In the transaction loader_finish opened (the page's rows are sent): check
+ * the lease, write the cursor, commit.  Returns 1 when committed, 0 when the
+ * lease was lost, -1 on error (err filled); nothing is stored unless 1.
  */
-static int commit_page(job *j, const syncpage_info *info, const char *next, char *err, size_t errlen)
+static int commit_page(job *j, const flat_bundle_info *info, const char *next, char *err, size_t errlen)
 {
 	sync_engine *s = j->s;
 	store *db = s->d->db;
-	char total[24], secs[24];
+	char total[24];
 	int ours;
 
 	snprintf(total, sizeof total, "%lld", info->total);
-	snprintf(secs, sizeof secs, "%lld", (long long)s->d->cfg->lease_s);
-	if (store_cmd(db, "BEGIN", 0, NULL, err, errlen) < 0)
-		return -1;
 	ours = sched_check_lease_in_tx(db, s->d->instance_id, pid(j), s->d->cfg->lease_s, err, errlen);
 	if (ours <= 0)
-		goto rollback;
-	if (syncpage_store(j->page) < 0) {
-		snprintf(err, errlen, "%s", syncpage_error(j->page));
-		ours = -1;
-		goto rollback;
-	}
+		return ours;
 	if (next) {
 		const char *params[7] = {
 			pid(j), res_names[j->res], next, info->total >= 0 ? total : NULL, j->since,
@@ -305,10 +350,8 @@ static int commit_page(job *j, const syncpage_info *info, const char *next, char
 			      "                      ELSE c.walk_last_updated END,"
 			      "  walk_started_at = CASE WHEN $7::bool THEN now() ELSE c.walk_started_at END,"
 			      "  pages = c.pages + 1",
-			      7, params, err, errlen) < 0) {
-			ours = -1;
-			goto rollback;
-		}
+			      7, params, err, errlen) < 0)
+			return -1;
 	} else {
 		/* the last page: the walk is complete and its lastUpdated becomes the watermark */
 		const char *params[4] = {
@@ -325,21 +368,14 @@ static int commit_page(job *j, const syncpage_info *info, const char *next, char
 			      "  next_url = NULL, walk_total = NULL, walk_since = NULL,"
 			      "  walk_last_updated = NULL, walk_started_at = NULL,"
 			      "  pages = c.pages + 1, completed_at = now()",
-			      4, params, err, errlen) < 0) {
-			ours = -1;
-			goto rollback;
-		}
+			      4, params, err, errlen) < 0)
+			return -1;
 	}
-	if (store_cmd(db, "COMMIT", 0, NULL, err, errlen) < 0)
+	if (loader_commit(j->ld) < 0) {
+		snprintf(err, errlen, "%s", loader_error(j->ld));
 		return -1;
-	return 1;
-rollback:
-	{
-		char err2[256];
-
-		store_cmd(db, "ROLLBACK", 0, NULL, err2, sizeof err2);
 	}
-	return ours;
+	return 1;
 }
 
 /* ---- transfers ---- */
@@ -349,61 +385,95 @@ static int on_data(void *ud, const char *data, size_t len)
 	job *j = ud;
 
 	j->s->stats.bytes += len;
-	return syncpage_feed(j->page, data, len);
+	if (loader_feed(j->ld, data, len) < 0) {
+		j->feed_failed = true;
+		return -1;
+	}
+	return 0;
 }
 
 static void page_done_ok(job *j)
 {
 	sync_engine *s = j->s;
 	const bb_config *c = s->d->cfg;
-	syncpage_info info = { 0 };
+	const flat_bundle_info *info;
+	uint64_t rows;
 	char err[1024];
-	const char *next;
+	char *next = NULL;
 	int rc;
 
-	if (syncpage_finish(j->page, &info) < 0 || !info.is_bundle) {
+	if (loader_finish(j->ld) < 0) {
+		if (loader_db_failed(j->ld)) {
+			snprintf(err, sizeof err, "%s", loader_error(j->ld));
+			page_drop(j);
+			job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res],
+				 j->page_no, err);
+			return;
+		}
+		snprintf(err, sizeof err, "%s", loader_error(j->ld));
+		page_drop(j);
 		s->stats.malformed_pages++;
 		job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", res_names[j->res],
-			 j->page_no, info.is_bundle || syncpage_error(j->page)[0] ?
-			 syncpage_error(j->page) : "the answer is not a search Bundle");
+			 j->page_no, err);
 		return;
 	}
-	if (!j->first_page && j->walk_total >= 0 && info.total >= 0 && info.total != j->walk_total) {
+	info = fhir_stream_bundle(loader_stream(j->ld));
+	rows = fhir_stream_stats(loader_stream(j->ld))->rows;
+	if (!info->is_bundle) {
+		page_drop(j);
+		s->stats.malformed_pages++;
+		job_fail(j, "malformed_page", "%s page %d was rejected whole: the answer is not a "
+			 "search Bundle", res_names[j->res], j->page_no);
+		return;
+	}
+	if (!j->first_page && j->walk_total >= 0 && info->total >= 0 && info->total != j->walk_total) {
 		/* the data changed mid-walk: offsets shifted, start again */
+		long long was = j->walk_total, now_total = info->total;
+
 		s->stats.walk_restarts++;
-		syncpage_free(j->page);
-		j->page = NULL;
+		page_drop(j);
 		if (++j->restarts > MAX_RESTARTS) {
 			job_fail(j, "walk_unstable", "%s total kept changing during the walk (%d restarts)",
 				 res_names[j->res], j->restarts - 1);
 			return;
 		}
 		log_info("participant %s: %s total changed from %lld to %lld during the walk; "
-			 "starting it again", pid(j), res_names[j->res], j->walk_total, info.total);
+			 "starting it again", pid(j), res_names[j->res], was, now_total);
 		job_restart_walk(j);
 		job_continue(j);
 		return;
 	}
-	next = info.next_url && *info.next_url ? info.next_url : NULL;
-	if (next && !syncurl_same_origin(c->api_base_url, next)) {
-		char *o = syncurl_origin(next), *b = syncurl_origin(c->api_base_url);
+	if (info->next_url && *info->next_url) {
+		if (!syncurl_same_origin(c->api_base_url, info->next_url)) {
+			char *o = syncurl_origin(info->next_url), *b = syncurl_origin(c->api_base_url);
 
-		s->stats.foreign_links++;
-		job_fail(j, "foreign_next_link",
-			 "%s page %d links its next page to %s, not the configured API host %s; "
-			 "refused (the bearer token is only sent to the API host)",
-			 res_names[j->res], j->page_no, o, b);
-		free(o);
-		free(b);
-		return;
+			page_drop(j);
+			s->stats.foreign_links++;
+			job_fail(j, "foreign_next_link",
+				 "%s page %d links its next page to %s, not the configured API host %s; "
+				 "refused (the bearer token is only sent to the API host)",
+				 res_names[j->res], j->page_no, o, b);
+			free(o);
+			free(b);
+			return;
+		}
+		if (info->total >= 0 &&
+		    j->page_no > info->total / (c->page_size > 0 ? c->page_size : 1) + 2) {
+			long long t = info->total;
+
+			page_drop(j);
+			job_fail(j, "walk_unstable", "%s walk passed %d pages for a total of %lld; stopped",
+				 res_names[j->res], j->page_no, t);
+			return;
+		}
+		next = xstrdup(info->next_url);
 	}
-	if (next && info.total >= 0 && j->page_no > info.total / (c->page_size > 0 ? c->page_size : 1) + 2) {
-		job_fail(j, "walk_unstable", "%s walk passed %d pages for a total of %lld; stopped",
-			 res_names[j->res], j->page_no, info.total);
-		return;
-	}
-	rc = commit_page(j, &info, next, err, sizeof err);
+	if (j->first_page)
+		j->walk_total = info->total;
+	rc = commit_page(j, info, next, err, sizeof err);
+	page_drop(j);
 	if (rc == 0) {
+		free(next);
 		s->stats.leases_lost++;
 		log_warning("participant %s: the lease was lost (another instance took over); "
 			    "the page was not stored", pid(j));
@@ -411,19 +481,16 @@ static void page_done_ok(job *j)
 		return;
 	}
 	if (rc < 0) {
+		free(next);
 		job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res], j->page_no, err);
 		return;
 	}
 	s->stats.pages++;
-	s->stats.rows += info.rows;
-	syncpage_free(j->page);
-	j->page = NULL;
+	s->stats.rows += rows;
 	j->auth_retried = false;
-	if (j->first_page)
-		j->walk_total = info.total;
 	j->first_page = false;
 	free(j->url);
-	j->url = next ? xstrdup(next) : NULL;
+	j->url = next;
 	job_continue(j);
 }
 
@@ -435,18 +502,23 @@ static void on_done(void *ud, const http_result *res)
 
 	s->inflight--;
 	s->stats.inflight = s->inflight;
-	if (res->aborted && !syncpage_error(j->page)[0]) {
+	if (res->aborted && !j->feed_failed) {
 		/* the daemon is stopping: nothing of the page was stored */
+		page_drop(j);
 		job_release_later(j, 0, false, NULL, NULL);
 		return;
 	}
 	if (res->code != CURLE_OK) {
-		if (syncpage_error(j->page)[0] || res->body_truncated) {
-			s->stats.malformed_pages++;
-			job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", rn, j->page_no,
-				 syncpage_error(j->page)[0] ? syncpage_error(j->page)
+		if (j->feed_failed || res->body_truncated) {
+			char why[1024];
+
+			snprintf(why, sizeof why, "%s", j->feed_failed ? loader_error(j->ld)
 				 : "the page is larger than limits.max_page_bytes");
+			page_drop(j);
+			s->stats.malformed_pages++;
+			job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", rn, j->page_no, why);
 		} else {
+			page_drop(j);
 			s->stats.network_errors++;
 			job_fail(j, "network", "%s page %d failed: %s", rn, j->page_no,
 				 res->error ? res->error : curl_easy_strerror(res->code));
@@ -457,12 +529,12 @@ static void on_done(void *ud, const http_result *res)
 		page_done_ok(j);
 		return;
 	}
-	syncpage_free(j->page);
-	j->page = NULL;
+	page_drop(j);
 	if (res->status == 401) {
 		tokens_invalidate(s->tok, pid(j));
 		if (!j->auth_retried) {
 			j->auth_retried = true;
+			j->page_no--;
 			s->stats.auth_retries++;
 			log_info("participant %s: access token refused (401); retrying %s page %d "
 				 "with a fresh one", pid(j), rn, j->page_no);
@@ -554,14 +626,8 @@ static void on_token(void *ud, tokens_status st, const char *access_token)
 	}
 	j->page_no++;
 	snprintf(name, sizeof name, "participant %s %s page %d", pid(j), res_names[j->res], j->page_no);
-	syncpage_free(j->page);
-	j->page = syncpage_new(s->d->db, c, pid(j), res_names[j->res], name, err, sizeof err);
-	if (!j->page) {
-		s->inflight--;
-		s->stats.inflight = s->inflight;
-		job_fail(j, "internal", "could not prepare a page: %s", err);
-		return;
-	}
+	page_drop(j);
+	j->ld = loader_get(s, pid(j), name);
 	auth = xasprintf("Authorization: Bearer %s", access_token);
 	rc = http_start(s->d->http, &(http_request){
 		.url = j->url,
@@ -774,6 +840,9 @@ static void sync_stop(void *self, bb_daemon *d)
 		job_end(s->head);
 	if (sched_release_all(d->db, d->instance_id, err, sizeof err) < 0)
 		log_error("could not release the sync leases: %s", err);
+	for (size_t i = 0; i < s->npool; i++)
+		loader_free(s->pool[i]);
+	free(s->pool);
 	if (d->sync == s)
 		d->sync = NULL;
 	free(s);
