@@ -31,6 +31,8 @@
 #define BB_TOKENS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 typedef struct tokens tokens;
 
@@ -76,6 +78,58 @@ bool tokens_app_disabled(const tokens *t);
 
 /* Refreshes in flight (for /metrics and status). */
 unsigned tokens_inflight(const tokens *t);
+
+/* ---- for the enrolment (enrol.h) ---- */
+
+/* A grant just obtained by a code exchange. */
+typedef struct tokens_grant {
+	const char *participant_id;
+	const char *access_token;
+	const char *refresh_token;
+	int64_t expires_in;         /* seconds; <= 0 means Blue Button's 3600 */
+	const char *scope;          /* granted scopes, space-separated (may be NULL) */
+	const char *patient;        /* FHIR Patient id (may be NULL) */
+	const char *grant_expiration; /* access_grant_expiration (may be NULL or "") */
+} tokens_grant;
+
+/* ok: the grant is committed (state active, first sync queued). */
+typedef void (*tokens_install_cb)(void *ud, bool ok);
+
+/*
+ * Seal and commit a new grant for its participant, replacing any earlier
+ * one cleanly, in one transaction with state active, patient id, scopes,
+ * demographics (false when Patient was not granted), next_sync_at = now()
+ * and an audit row.  The tokens are sealed before this returns (no clear
+ * copy is kept).  If a refresh of the participant is in flight (here or in
+ * another instance) the commit waits for it.  `cb` is called exactly once,
+ * later from the loop.  0, or -1 (cb not called) when sealing failed.
+ */
+int tokens_install(tokens *t, const tokens_grant *g, tokens_install_cb cb, void *ud);
+
+/* ---- life cycle (the subsystem hooks use these; commands may too) ---- */
+
+struct bb_daemon;
+
+/*
+ * A token service on d's configuration, loop connection, http and vault.
+ * `scheduled`: refresh grants on their schedule and recover refreshes that
+ * died mid-call (the daemon); false for a command that only needs
+ * tokens_get_access() (withdraw), which may then also be asked for the
+ * tokens of a participant already marked withdrawn.  NULL with `err`.
+ */
+tokens *tokens_new(struct bb_daemon *d, bool scheduled, char *err, size_t errlen);
+
+/* Do due work; returns the monotonic time (us) it next wants to run. */
+int64_t tokens_tick(tokens *t, int64_t now_us);
+
+/* Take no new work; refreshes in flight finish. */
+void tokens_drain(tokens *t);
+
+/* True when no refresh or commit is in flight. */
+bool tokens_idle(const tokens *t);
+
+/* Free; answers not yet delivered are dropped (their callers stop first). */
+void tokens_free(tokens *t);
 
 /*
  * The subsystem entry for daemon.c's table.  Its start hook stores the
