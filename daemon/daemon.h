@@ -6,10 +6,9 @@
  * lets each subsystem do its work.  Signal handlers only write a byte to the
  * self-pipe and set a flag; everything else happens in the loop.
  *
- * Subsystems (enrolment, token refresher, sync engine, health, ...) are
- * entries of a table in daemon.c with start/routes/tick/drain/idle/stop
- * hooks, so adding one touches one line there.  The daemon owns the one
- * listener; subsystems hand it their routes.
+ * Subsystems (enrolment listener, token refresher, sync engine, ...) are
+ * entries of a table in daemon.c with start/tick/drain/idle/stop hooks, so
+ * adding one touches one line there.
  *
  * systemd (Type=notify, through notify.h): READY=1 once the database is
  * migrated, every subsystem started and the listener bound; WATCHDOG=1 from
@@ -68,13 +67,7 @@ typedef struct bb_subsystem {
 	 * INT64_MAX for "only on activity".
 	 */
 	int64_t (*tick)(void *self, bb_daemon *d, int64_t now_us);
-	/*
-	 * Routes this subsystem serves on the daemon's one listener; called once
-	 * after start, before the listener opens.  Returns how many it wrote
-	 * (at most max); may be NULL.
-	 */
-	size_t (*routes)(void *self, listener_route *out, size_t max);
-	/* Extra descriptors to wait on; may be NULL. */
+	/* Extra descriptors to wait on (e.g. the listener); may be NULL. */
 	unsigned (*fds)(void *self, struct curl_waitfd *out, unsigned max);
 	/* Take no new work from now on; may be NULL. */
 	void (*drain)(void *self, bb_daemon *d);
