@@ -9,6 +9,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "scheduler.h"
 #include "loader.h"
 #include "syncurl.h"
@@ -197,6 +198,11 @@ static void job_fail(job *j, const char *kind, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	/* http.c counts network, timeout, 429 and 5xx itself */
+	if (strcmp(kind, "database") == 0 || strcmp(kind, "malformed_page") == 0)
+		metrics_inc(METRIC_ERRORS, kind);
+	else if (strncmp(kind, "http_4", 6) == 0 || strcmp(kind, "foreign_next_link") == 0)
+		metrics_inc(METRIC_ERRORS, "http_4xx");
 	delay = sched_backoff_s(j->lease.failures + 1, c->retry_base_s, c->retry_max_s, sched_random());
 	log_warning("participant %s: %s; next attempt in %lld s", pid(j), msg, (long long)delay);
 	job_release_later(j, delay, true, kind, msg);
@@ -413,6 +419,7 @@ static void page_done_ok(job *j)
 		snprintf(err, sizeof err, "%s", loader_error(j->ld));
 		page_drop(j);
 		s->stats.malformed_pages++;
+		metrics_inc(METRIC_PAGES, "rejected");
 		job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", res_names[j->res],
 			 j->page_no, err);
 		return;
@@ -422,6 +429,7 @@ static void page_done_ok(job *j)
 	if (!info->is_bundle) {
 		page_drop(j);
 		s->stats.malformed_pages++;
+		metrics_inc(METRIC_PAGES, "rejected");
 		job_fail(j, "malformed_page", "%s page %d was rejected whole: the answer is not a "
 			 "search Bundle", res_names[j->res], j->page_no);
 		return;
@@ -431,6 +439,7 @@ static void page_done_ok(job *j)
 		long long was = j->walk_total, now_total = info->total;
 
 		s->stats.walk_restarts++;
+		metrics_inc(METRIC_PAGES, "discarded");
 		page_drop(j);
 		if (++j->restarts > MAX_RESTARTS) {
 			job_fail(j, "walk_unstable", "%s total kept changing during the walk (%d restarts)",
@@ -487,6 +496,7 @@ static void page_done_ok(job *j)
 	}
 	s->stats.pages++;
 	s->stats.rows += rows;
+	metrics_inc(METRIC_PAGES, "stored");
 	j->auth_retried = false;
 	j->first_page = false;
 	free(j->url);
@@ -505,6 +515,7 @@ static void on_done(void *ud, const http_result *res)
 	if (res->aborted && !j->feed_failed) {
 		/* the daemon is stopping: nothing of the page was stored */
 		page_drop(j);
+		metrics_inc(METRIC_PAGES, "discarded");
 		job_release_later(j, 0, false, NULL, NULL);
 		return;
 	}
@@ -516,10 +527,13 @@ static void on_done(void *ud, const http_result *res)
 				 : "the page is larger than limits.max_page_bytes");
 			page_drop(j);
 			s->stats.malformed_pages++;
+			metrics_inc(METRIC_PAGES, "rejected");
+		metrics_inc(METRIC_PAGES, "rejected");
 			job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", rn, j->page_no, why);
 		} else {
 			page_drop(j);
 			s->stats.network_errors++;
+			metrics_inc(METRIC_PAGES, "failed");
 			job_fail(j, "network", "%s page %d failed: %s", rn, j->page_no,
 				 res->error ? res->error : curl_easy_strerror(res->code));
 		}
@@ -530,6 +544,8 @@ static void on_done(void *ud, const http_result *res)
 		return;
 	}
 	page_drop(j);
+	if (!(res->status == 403 && j->res == RES_PATIENT))
+		metrics_inc(METRIC_PAGES, "failed");
 	if (res->status == 401) {
 		tokens_invalidate(s->tok, pid(j));
 		if (!j->auth_retried) {
