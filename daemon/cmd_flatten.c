@@ -27,8 +27,9 @@ static const char usage[] =
 	"  -o, --out DIR          output directory (created if missing)\n"
 	"  -p, --participant ID   value of the participant_id columns\n";
 
-static int csv_begin(void *ud)
+static int csv_begin(void *ud, const char *name)
 {
+	(void)name;
 	csvout_input_begin(ud);
 	return EX_OK;
 }
@@ -38,9 +39,11 @@ static int csv_commit(void *ud)
 	return csvout_failed(ud) ? EX_IOERR : EX_OK;
 }
 
-static void csv_abort(void *ud)
+static int csv_abort(void *ud)
 {
-	csvout_input_abort(ud);
+	if (csvout_input_abort(ud) < 0 || csvout_failed(ud))
+		return EX_IOERR;
+	return EX_DATAERR;
 }
 
 int cmd_flatten(cli_ctx *ctx, int argc, char **argv)

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "sync.h"
 #include "tokens.h"
 #include "util.h"
 #include "vault.h"
@@ -29,6 +30,7 @@ static const bb_subsystem *const subsystems[] = {
 	&health_subsystem,
 	&tokens_subsystem,
 	&enrol_subsystem,
+	&sync_subsystem,
 	NULL,
 };
 

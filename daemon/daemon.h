@@ -40,6 +40,7 @@
 
 struct vault;
 struct tokens;
+struct sync_engine;
 
 /* How long the first stop signal waits for in-flight work (TimeoutStopSec= is longer). */
 #define DAEMON_DRAIN_TIMEOUT_S 30
@@ -50,6 +51,7 @@ typedef struct bb_daemon {
 	http *http;                 /* every outgoing request */
 	struct vault *vault;        /* token sealing */
 	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
+	struct sync_engine *sync;   /* sync engine (sync.h), set by its start hook */
 	listener *listener;         /* /enroll, /callback, /healthz, /metrics */
 	char instance_id[96];       /* host:pid:random, names leases */
 	bool draining;              /* stop taking new work */
@@ -68,8 +70,8 @@ typedef struct bb_subsystem {
 	int64_t (*tick)(void *self, bb_daemon *d, int64_t now_us);
 	/*
 	 * Routes this subsystem serves on the daemon's one listener; called once
-	 * after start, before the listener opens.  Returns how many it wrote
-	 * (at most max); may be NULL.
+	 * after every subsystem started, before the listener opens.  Returns how
+	 * many it wrote (at most max); may be NULL.
 	 */
 	size_t (*routes)(void *self, listener_route *out, size_t max);
 	/* Extra descriptors to wait on; may be NULL. */

@@ -43,6 +43,7 @@ enum state {
 	S_RESOURCE,     /* inside entry.resource (flattener `entry`) */
 	S_SKIPVAL,      /* inside another value of an entry (fullUrl, search, ...) */
 	S_FAILED,
+	S_DONE,         /* finished successfully */
 };
 
 struct fhir_stream {
@@ -501,6 +502,10 @@ int fhir_stream_feed(fhir_stream *s, const void *buf, size_t len)
 
 	if (s->state == S_FAILED)
 		return -1;
+	if (s->state == S_DONE) {
+		set_err(s, s->fed, "data after the end of the input");
+		return -1;
+	}
 	while (len > 0) {
 		size_t n = len > FEED_SLICE ? FEED_SLICE : len;
 		uint64_t ev = s->events;
@@ -545,6 +550,8 @@ int fhir_stream_finish(fhir_stream *s)
 {
 	yajl_status st;
 
+	if (s->state == S_DONE)
+		return 0;
 	if (s->state == S_FAILED)
 		return -1;
 	st = yajl_complete_parse(s->h);
@@ -560,6 +567,7 @@ int fhir_stream_finish(fhir_stream *s)
 			"download?");
 		return -1;
 	}
+	s->state = S_DONE;
 	return 0;
 }
 
@@ -647,7 +655,7 @@ int fhir_stream_read_fd(fhir_stream *s, int fd)
 {
 	size_t have = 0;
 
-	if (s->state == S_FAILED)
+	if (s->state == S_FAILED || s->state == S_DONE)
 		return -1;
 	if (!s->rbuf)
 		s->rbuf = xmalloc(READ_CHUNK);
@@ -705,8 +713,8 @@ static void report_input(const char *name, const flat_stats *st)
 }
 
 int fhir_run_inputs(fhir_stream *s, int argc, char **argv,
-		       int (*begin)(void *), int (*commit)(void *), void (*abort_fn)(void *),
-		       void *ud)
+		    int (*begin)(void *, const char *), int (*commit)(void *),
+		    int (*abort_fn)(void *), void *ud)
 {
 	int status = EX_OK;
 
@@ -723,30 +731,28 @@ int fhir_run_inputs(fhir_stream *s, int argc, char **argv,
 				status = EX_NOINPUT;
 			continue;
 		}
-		rc = begin(ud);
-		if (rc != EX_OK) {
-			if (!is_stdin)
-				close(fd);
-			return rc;
-		}
-		fhir_stream_begin(s, name);
-		if (fhir_stream_read_fd(s, fd) < 0) {
-			log_error("%s", fhir_stream_error(s));
-			log_error("%s: input rejected; nothing of it was stored", name);
-			abort_fn(ud);
-			status = EX_DATAERR;
-		} else {
-			rc = commit(ud);
-			if (rc != EX_OK) {
-				if (!is_stdin)
-					close(fd);
-				return rc;
+		rc = begin(ud, name);
+		if (rc == EX_OK) {
+			fhir_stream_begin(s, name);
+			if (fhir_stream_read_fd(s, fd) < 0) {
+				log_error("%s", fhir_stream_error(s));
+				rc = abort_fn(ud);
+			} else {
+				rc = commit(ud);
+				if (rc == EX_OK)
+					report_input(name, fhir_stream_stats(s));
 			}
-			report_input(name, fhir_stream_stats(s));
+			if (rc == EX_DATAERR)
+				log_error("%s: input rejected; nothing of it was stored", name);
 		}
 		if (!is_stdin)
 			close(fd);
+		if (rc == EX_DATAERR) {
+			status = EX_DATAERR;
+		} else if (rc != EX_OK) {
+			log_error("stopping: later inputs were not read");
+			return rc;
+		}
 	}
 	return status;
 }
-

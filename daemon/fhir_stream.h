@@ -77,14 +77,15 @@ const flat_bundle_info *fhir_stream_bundle(const fhir_stream *s);
 
 /*
  * Run each named input ("-" = stdin) through the stream, the way `load` and
- * `flatten` do: begin(ud) before an input, commit(ud) after it parsed, or
- * abort_fn(ud) when it failed (the error is logged, naming input and byte).
- * begin/commit return EX_OK or an exit status that stops the run.  Returns
- * EX_OK, EX_DATAERR if an input was bad, EX_NOINPUT if one could not be
- * opened, or the status begin/commit stopped with.
+ * `flatten` do: begin(ud, name) before an input, then commit(ud) when it
+ * parsed or abort_fn(ud) when it did not (the error, naming input and byte,
+ * is logged).  Each callback returns EX_OK, EX_DATAERR (this input is
+ * rejected; go on with the next) or another exit status that stops the run.
+ * Returns EX_OK, EX_DATAERR if an input was rejected, EX_NOINPUT if one
+ * could not be opened, or the status a callback stopped with.
  */
 int fhir_run_inputs(fhir_stream *s, int argc, char **argv,
-		    int (*begin)(void *), int (*commit)(void *), void (*abort_fn)(void *),
-		    void *ud);
+		    int (*begin)(void *, const char *), int (*commit)(void *),
+		    int (*abort_fn)(void *), void *ud);
 
 #endif
