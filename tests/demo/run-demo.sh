@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole of bbingest on one machine, as a new user first meets it.
 #
-#   tests/demo/run-demo.sh [--participants N] [--keep]
+#   tests/demo/run-demo.sh [--participants N] [--keep] [--build-dir DIR]
 #
 # On a fresh Debian 12 machine (root, or a user with sudo): installs the
 # Debian packages that are missing and builds (tests/setup.sh), then starts
@@ -21,16 +21,20 @@
 # amounts by claim type and year, queried as the analyst role.  Then it prints
 # the commands to look around.  Without --keep, everything is stopped and
 # removed when the script ends (after Enter, when run from a terminal).
+# --build-dir DIR uses the binaries of an existing build and skips set-up (the
+# test suite runs the demo that way).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 N=36
 KEEP=0
+BUILD_DIR=
 SYNC_TIMEOUT=${DEMO_SYNC_TIMEOUT:-600}
 while [ $# -gt 0 ]; do
   case $1 in
     --participants) N=${2:?--participants needs a number}; shift 2 ;;
     --keep) KEEP=1; shift ;;
+    --build-dir) BUILD_DIR=${2:?--build-dir needs a directory}; shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-demo.sh: unknown argument \"$1\" (try --help)" >&2; exit 64 ;;
   esac
@@ -43,11 +47,14 @@ fi
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "run-demo.sh: $*" >&2; exit 1; }
 
-say "installing what is missing and building (tests/setup.sh)"
-"$here/tests/setup.sh"
-"$here/tests/setup.sh" build -Dwerror=true -Dbuildtype=debugoptimized
-BBINGEST=$here/build/daemon/bbingest
-BBSANDBOX=$here/build/tests/sandbox/bbsandbox
+if [ -z "$BUILD_DIR" ]; then
+  say "installing what is missing and building (tests/setup.sh)"
+  "$here/tests/setup.sh"
+  "$here/tests/setup.sh" build -Dwerror=true -Dbuildtype=debugoptimized
+  BUILD_DIR=$here/build
+fi
+BBINGEST=$BUILD_DIR/daemon/bbingest
+BBSANDBOX=$BUILD_DIR/tests/sandbox/bbsandbox
 [ -x "$BBINGEST" ] || die "the build has no $BBINGEST"
 [ -x "$BBSANDBOX" ] || die "the build has no $BBSANDBOX"
 PGBIN=/usr/lib/postgresql/15/bin
@@ -235,35 +242,51 @@ while :; do
 done
 [ -t 1 ] && echo
 echo "synced in $(( $(date +%s) - start )) s"
+claims=$(psql_super -d bbingest -Atc "SELECT count(*) FROM claims.eob")
+[ "$claims" -gt 0 ] || die "the sync finished but stored no claims: $(tail -5 "$work/daemon.log")"
 errors=$(psql_super -d bbingest -Atc "SELECT count(*) FROM bb.error")
 echo "errors recorded: $errors"
+if [ "$errors" -gt 0 ]; then
+  psql_super -d bbingest -c "SELECT kind, count(*), max(message) AS example FROM bb.error GROUP BY kind"
+fi
 
 # ---------------------------------------------------------------- the analyst
 say "what an analyst sees first (psql as the role analyst)"
 psql -X -U analyst -d bbingest -P footer=off -v ON_ERROR_STOP=1 <<'SQL'
 \echo 'Claims and paid amounts by claim type and year of service'
-SELECT claim_type                         AS "claim type",
-       year,
-       claims,
-       participants,
-       line_items                         AS "line items",
-       to_char(payment_amount, 'FM999,999,999,990.00') AS "paid (USD)"
-FROM claims.v_claims_by_type_year
-ORDER BY claim_type, year;
+\echo '(claim payment: the claim header; paid on lines: the line items'' benefit amounts, which Part D drug events carry)'
+WITH lines AS (
+  SELECT claim_type, extract(year FROM billable_start)::integer AS year, sum(paid) AS line_paid
+  FROM claims.v_line_item GROUP BY 1, 2)
+SELECT v.claim_type                                        AS "claim type",
+       v.year,
+       v.claims,
+       v.participants,
+       v.line_items                                        AS "line items",
+       to_char(v.payment_amount, 'FM999,999,990.00')       AS "claim payment",
+       to_char(l.line_paid, 'FM999,999,990.00')            AS "paid on lines"
+FROM claims.v_claims_by_type_year v
+LEFT JOIN lines l USING (claim_type, year)
+ORDER BY 1, 2;
 \echo
 \echo 'Totals by claim type'
-SELECT claim_type AS "claim type", count(*) AS claims,
-       to_char(sum(payment_amount), 'FM999,999,999,990.00') AS "paid (USD)"
-FROM claims.eob GROUP BY claim_type ORDER BY claim_type;
+SELECT e.claim_type AS "claim type", count(*) AS claims,
+       count(DISTINCT e.participant_id) AS participants,
+       to_char(sum(e.payment_amount), 'FM999,999,990.00') AS "claim payment",
+       to_char((SELECT sum(paid) FROM claims.v_line_item li WHERE li.claim_type = e.claim_type),
+               'FM999,999,990.00') AS "paid on lines"
+FROM claims.eob e GROUP BY e.claim_type ORDER BY 1;
 SQL
 denied=$(psql -X -U analyst -d bbingest -Atc "SELECT count(*) FROM bb.token" 2>&1 || true)
 case $denied in
-  *"permission denied"*) echo "and the analyst cannot read the tokens: $denied" ;;
+  *"permission denied"*) echo "and the analyst cannot read the tokens: $(head -1 <<<"$denied")" ;;
   *) die "the analyst role can read bb.token: $denied" ;;
 esac
 
 say "bbingest status"
-"$BBINGEST" -c "$CFG" status | head -20
+"$BBINGEST" -c "$CFG" status >"$work/status.txt"
+head -20 "$work/status.txt"
+[ "$(wc -l <"$work/status.txt")" -le 20 ] || echo "... ($(wc -l <"$work/status.txt") lines in all)"
 
 # ---------------------------------------------------------------- look around
 say "look around"
