@@ -11,10 +11,17 @@
  * hooks, so adding one touches one line there.  The daemon owns the one
  * listener; subsystems hand it their routes.
  *
+ * systemd (Type=notify, through notify.h): READY=1 once the database is
+ * migrated, every subsystem started and the listener bound; WATCHDOG=1 from
+ * the loop at half of $WATCHDOG_USEC; RELOADING=1 + MONOTONIC_USEC ...
+ * READY=1 around a reload; STOPPING=1 when shutdown starts.  The health
+ * subsystem sends STATUS= with live counts.
+ *
  * Shutdown: the first SIGTERM/SIGINT starts draining (no new work; in-flight
  * pages are finished and committed whole, or discarded whole) bounded by
- * drain_timeout; a second one aborts the transfers at once (their pages are
- * discarded whole, as nothing of a page is written before its end).
+ * DAEMON_DRAIN_TIMEOUT_S; a second one aborts the transfers at once (their pages are
+ * discarded whole, as nothing of a page is written before its end).  Both
+ * exit 0 (the admin asked for the stop); the log says what was abandoned.
  * SIGHUP reloads the configuration: build, validate, swap; the old one stays
  * on error.
  */
@@ -32,12 +39,19 @@
 #include "store.h"
 
 struct vault;
+struct tokens;
+struct sync_engine;
+
+/* How long the first stop signal waits for in-flight work (TimeoutStopSec= is longer). */
+#define DAEMON_DRAIN_TIMEOUT_S 30
 
 typedef struct bb_daemon {
 	bb_config *cfg;             /* current configuration (swapped on reload) */
 	store *db;                  /* the loop's own connection */
 	http *http;                 /* every outgoing request */
 	struct vault *vault;        /* token sealing */
+	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
+	struct sync_engine *sync;   /* sync engine (sync.h), set by its start hook */
 	listener *listener;         /* /enroll, /callback, /healthz, /metrics */
 	char instance_id[96];       /* host:pid:random, names leases */
 	bool draining;              /* stop taking new work */
@@ -56,8 +70,8 @@ typedef struct bb_subsystem {
 	int64_t (*tick)(void *self, bb_daemon *d, int64_t now_us);
 	/*
 	 * Routes this subsystem serves on the daemon's one listener; called once
-	 * after start, before the listener opens.  Returns how many it wrote
-	 * (at most max); may be NULL.
+	 * after every subsystem started, before the listener opens.  Returns how
+	 * many it wrote (at most max); may be NULL.
 	 */
 	size_t (*routes)(void *self, listener_route *out, size_t max);
 	/* Extra descriptors to wait on; may be NULL. */

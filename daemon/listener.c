@@ -30,8 +30,22 @@ typedef struct route {
 	void *arg;
 } route;
 
+struct listener_deferred {
+	listener *l;
+	struct listener_deferred *prev, *next;
+	struct MHD_Connection *conn;
+	struct req_ctx *ctx;
+	listener_response resp;
+	char *method, *path;        /* for the log line */
+	bool finished;
+	void (*on_cancel)(void *);
+	void *ud;
+};
+
 struct listener {
 	struct MHD_Daemon *mhd;
+	struct listener_deferred *deferred;  /* suspended requests */
+	size_t n_deferred;
 	route *routes;
 	size_t n_routes;
 	listener_limits lim;
@@ -45,6 +59,9 @@ typedef struct req_ctx {
 	char *uri;                  /* NULL when longer than max_url */
 	size_t uri_len;
 	bool responded;
+	bool in_handler;            /* listener_defer is allowed */
+	struct listener *l;
+	struct listener_deferred *deferred;
 } req_ctx;
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -92,6 +109,7 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	size_t n = strlen(uri);
 
 	(void)conn;
+	c->l = l;
 	c->uri_len = n;
 	if (n <= l->lim.max_url)
 		c->uri = xstrndup(uri, n);
@@ -108,6 +126,8 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)toe;
 	if (!c)
 		return;
+	if (c->deferred)
+		c->deferred->ctx = NULL;    /* its owner still finishes or is cancelled */
 	if (c->uri) {
 		/* the query may hold an invitation token, a code or a state */
 		secure_zero(c->uri, c->uri_len);
@@ -267,6 +287,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	(void)upload_data;
 	if (!c)
 		return MHD_NO;  /* not reached: uri_cb gives every request a context */
+	if (c->deferred && c->deferred->finished) {
+		listener_deferred *d = c->deferred;
+
+		c->deferred = NULL;
+		ret = send_response(conn, &d->resp, d->method, d->path);
+		free(d->method);
+		free(d->path);
+		free(d);
+		return ret;
+	}
 	if (c->responded) {
 		*upload_data_size = 0;  /* discard a body we already refused */
 		return MHD_YES;
@@ -331,12 +361,88 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 	req.query = q;
 	req.client = client;
 	req.conn_ = conn;
+	req.ctx_ = c;
 	response_init(l, &resp);
+	c->in_handler = true;
 	match->handler(match->arg, &req, &resp);
+	c->in_handler = false;
 	ou_query_free(q);
+	if (c->deferred) {
+		response_clear(&resp);
+		c->deferred->path = path;
+		MHD_suspend_connection(conn);
+		return MHD_YES;
+	}
 	ret = send_response(conn, &resp, method, path);
 	free(path);
 	return ret;
+}
+
+listener_deferred *listener_defer(const listener_request *req, void (*on_cancel)(void *ud),
+                                  void *ud)
+{
+	req_ctx *c = req->ctx_;
+	listener_deferred *d;
+
+	if (!c || !c->in_handler || c->deferred)
+		return NULL;
+	d = xcalloc(1, sizeof *d);
+	d->l = c->l;
+	d->conn = req->conn_;
+	d->ctx = c;
+	d->method = xstrdup(req->method);
+	d->on_cancel = on_cancel;
+	d->ud = ud;
+	response_init(d->l, &d->resp);
+	d->next = d->l->deferred;
+	if (d->next)
+		d->next->prev = d;
+	d->l->deferred = d;
+	d->l->n_deferred++;
+	c->deferred = d;
+	return d;
+}
+
+listener_response *listener_deferred_response(listener_deferred *d)
+{
+	return &d->resp;
+}
+
+static void deferred_unlink(listener_deferred *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		d->l->deferred = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	d->prev = d->next = NULL;
+	d->l->n_deferred--;
+}
+
+static void deferred_free(listener_deferred *d)
+{
+	response_clear(&d->resp);
+	free(d->method);
+	free(d->path);
+	free(d);
+}
+
+void listener_finish(listener_deferred *d)
+{
+	deferred_unlink(d);
+	if (!d->ctx) {
+		deferred_free(d);   /* the connection is gone */
+		return;
+	}
+	d->finished = true;
+	/* access_cb runs again for the resumed request and sends d->resp */
+	MHD_resume_connection(d->conn);
+}
+
+size_t listener_deferred_count(const listener *l)
+{
+	return l ? l->n_deferred : 0;
 }
 
 static int parse_address(const char *address, int port, struct sockaddr_storage *ss,
@@ -439,7 +545,7 @@ listener *listener_new(const char *address, int port, const listener_route *rout
 		l->n_routes++;
 	}
 
-	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
+	flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (v6 ? MHD_USE_IPv6 : 0);
 	l->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, l,
 	                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	                          MHD_OPTION_URI_LOG_CALLBACK, uri_cb, l,
@@ -496,6 +602,19 @@ void listener_free(listener *l)
 {
 	if (!l)
 		return;
+	/* deferred requests: their owners forget them, the connections close */
+	while (l->deferred) {
+		listener_deferred *d = l->deferred;
+
+		deferred_unlink(d);
+		if (d->on_cancel)
+			d->on_cancel(d->ud);
+		if (d->ctx) {
+			d->ctx->deferred = NULL;
+			MHD_resume_connection(d->conn);
+		}
+		deferred_free(d);
+	}
 	if (l->mhd)
 		MHD_stop_daemon(l->mhd);
 	for (size_t i = 0; i < l->n_routes; i++) {

@@ -43,6 +43,7 @@ typedef struct listener_request {
 	const ou_query *query;      /* parsed query parameters; never NULL */
 	const char *client;         /* peer address as text, for logs */
 	void *conn_;                /* private: the MHD connection */
+	void *ctx_;                 /* private: the request's context */
 } listener_request;
 
 typedef struct listener_response {
@@ -118,5 +119,28 @@ int listener_add_header(listener_response *resp, const char *name, const char *v
 
 /* A request header, or NULL. */
 const char *listener_request_header(const listener_request *req, const char *name);
+
+/*
+ * Answering later, for a handler that must wait for I/O (e.g. an outgoing
+ * request) without blocking the loop.
+ *
+ * Inside a handler, listener_defer() turns the request into a deferred one:
+ * the handler returns without filling its `resp` (it is ignored) and the
+ * connection is suspended while the loop goes on.  Later, fill
+ * listener_deferred_response(d) and call listener_finish(d): the
+ * connection is resumed and the response sent; `d` is then gone.  If the
+ * listener is freed first, on_cancel(ud) is called (d is gone after it) and
+ * the connection is closed without an answer.  Returns NULL (answer now)
+ * when called outside a handler or twice for one request.
+ */
+typedef struct listener_deferred listener_deferred;
+
+listener_deferred *listener_defer(const listener_request *req, void (*on_cancel)(void *ud),
+                                  void *ud);
+listener_response *listener_deferred_response(listener_deferred *d);
+void listener_finish(listener_deferred *d);
+
+/* Requests deferred and not yet finished. */
+size_t listener_deferred_count(const listener *l);
 
 #endif

@@ -1,0 +1,308 @@
+#include "csvout.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define FLUSH_AT (256u * 1024u)
+
+typedef struct table_out {
+	int fd;                 /* -1 in memory mode */
+	char *tmp_path, *path;
+	sbuf buf;               /* not yet written */
+	off_t written;          /* bytes in the file */
+	off_t input_mark;       /* logical offset where the current input began */
+	off_t resource_mark;    /* ... and the current resource */
+} table_out;
+
+struct csvout {
+	row_sink sink;
+	table_out t[FT_COUNT];
+	bool memory, failed, closed;
+	char err[400];
+};
+
+static off_t logical(const table_out *t)
+{
+	return t->written + (off_t)t->buf.len;
+}
+
+static int write_all(csvout *c, table_out *t)
+{
+	size_t off = 0;
+
+	if (t->fd < 0 || t->buf.len == 0)
+		return 0;
+	while (off < t->buf.len) {
+		ssize_t w = write(t->fd, t->buf.data + off, t->buf.len - off);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			snprintf(c->err, sizeof c->err, "cannot write \"%s\": %s", t->tmp_path,
+				strerror(errno));
+			c->failed = true;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	t->written += (off_t)t->buf.len;
+	sbuf_reset(&t->buf);
+	return 0;
+}
+
+/* Cut table t back to logical offset `mark`. */
+static int truncate_to(csvout *c, table_out *t, off_t mark)
+{
+	if (mark >= t->written) {
+		t->buf.len = (size_t)(mark - t->written);
+		if (t->buf.data)
+			t->buf.data[t->buf.len] = '\0';
+		return 0;
+	}
+	sbuf_reset(&t->buf);
+	if (ftruncate(t->fd, mark) < 0 || lseek(t->fd, mark, SEEK_SET) < 0) {
+		snprintf(c->err, sizeof c->err, "cannot truncate \"%s\": %s", t->tmp_path,
+			strerror(errno));
+		c->failed = true;
+		return -1;
+	}
+	t->written = mark;
+	return 0;
+}
+
+static bool needs_quotes(const char *p, size_t n)
+{
+	if (n == 0)
+		return true;    /* "" is the empty string; nothing at all is NULL */
+	if (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t')
+		return true;
+	for (size_t i = 0; i < n; i++) {
+		char ch = p[i];
+
+		if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r' || ch == '\\')
+			return true;
+	}
+	return false;
+}
+
+static void put_field(sbuf *b, const flat_val *v)
+{
+	const char *p = v->p;
+
+	if (!p)
+		return;
+	if (!needs_quotes(p, v->n)) {
+		sbuf_append(b, p, v->n);
+		return;
+	}
+	sbuf_putc(b, '"');
+	for (size_t i = 0; i < v->n;) {
+		const char *q = memchr(p + i, '"', v->n - i);
+		size_t run = q ? (size_t)(q - (p + i)) : v->n - i;
+
+		sbuf_append(b, p + i, run);
+		i += run;
+		if (q) {
+			sbuf_append(b, "\"\"", 2);
+			i++;
+		}
+	}
+	sbuf_putc(b, '"');
+}
+
+static int sink_begin(void *ud, flat_kind kind, const char *id, size_t idlen)
+{
+	csvout *c = ud;
+
+	(void)kind;
+	(void)id;
+	(void)idlen;
+	if (c->failed)
+		return -1;
+	for (int i = 0; i < FT_COUNT; i++)
+		c->t[i].resource_mark = logical(&c->t[i]);
+	return 0;
+}
+
+static int sink_row(void *ud, flat_table table, const flat_val *cols)
+{
+	csvout *c = ud;
+	table_out *t = &c->t[table];
+
+	if (c->failed)
+		return -1;
+	for (int i = 0; i < flat_tables[table].ncols; i++) {
+		if (i)
+			sbuf_putc(&t->buf, ',');
+		put_field(&t->buf, &cols[i]);
+	}
+	sbuf_putc(&t->buf, '\n');
+	if (!c->memory && t->buf.len >= FLUSH_AT)
+		return write_all(c, t);
+	return 0;
+}
+
+static int sink_end(void *ud)
+{
+	csvout *c = ud;
+
+	return c->failed ? -1 : 0;
+}
+
+static void sink_abort(void *ud)
+{
+	csvout *c = ud;
+
+	for (int i = 0; i < FT_COUNT; i++)
+		truncate_to(c, &c->t[i], c->t[i].resource_mark);
+}
+
+static const char *sink_error(void *ud)
+{
+	csvout *c = ud;
+
+	return c->err[0] ? c->err : "CSV output failed";
+}
+
+static csvout *alloc_out(bool memory)
+{
+	csvout *c = xcalloc(1, sizeof *c);
+
+	c->memory = memory;
+	c->sink = (row_sink){ c, sink_begin, sink_row, sink_end, sink_abort, sink_error };
+	for (int i = 0; i < FT_COUNT; i++) {
+		table_out *t = &c->t[i];
+
+		t->fd = -1;
+		sbuf_init(&t->buf, 0);
+		for (int k = 0; k < flat_tables[i].ncols; k++) {
+			if (k)
+				sbuf_putc(&t->buf, ',');
+			sbuf_puts(&t->buf, flat_tables[i].columns[k].name);
+		}
+		sbuf_putc(&t->buf, '\n');
+	}
+	return c;
+}
+
+csvout *csvout_memory(void)
+{
+	return alloc_out(true);
+}
+
+csvout *csvout_open(const char *dir, char *err, size_t errlen)
+{
+	csvout *c;
+
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create output directory \"%s\": %s", dir, strerror(errno));
+		return NULL;
+	}
+	c = alloc_out(false);
+	for (int i = 0; i < FT_COUNT; i++) {
+		table_out *t = &c->t[i];
+
+		t->path = xasprintf("%s/%s.csv", dir, flat_tables[i].name);
+		t->tmp_path = xasprintf("%s/.%s.csv.%ld.tmp", dir, flat_tables[i].name, (long)getpid());
+		t->fd = open(t->tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		if (t->fd < 0) {
+			snprintf(err, errlen, "cannot create \"%s\": %s", t->tmp_path, strerror(errno));
+			csvout_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+const row_sink *csvout_sink(csvout *c)
+{
+	return &c->sink;
+}
+
+void csvout_input_begin(csvout *c)
+{
+	for (int i = 0; i < FT_COUNT; i++)
+		c->t[i].input_mark = logical(&c->t[i]);
+}
+
+int csvout_input_abort(csvout *c)
+{
+	int rc = 0;
+
+	for (int i = 0; i < FT_COUNT; i++)
+		if (truncate_to(c, &c->t[i], c->t[i].input_mark) < 0)
+			rc = -1;
+	return rc;
+}
+
+int csvout_failed(const csvout *c)
+{
+	return c->failed;
+}
+
+const char *csvout_data(csvout *c, flat_table t, size_t *len)
+{
+	*len = c->t[t].buf.len;
+	return c->t[t].buf.data ? c->t[t].buf.data : "";
+}
+
+int csvout_close(csvout *c, char *err, size_t errlen)
+{
+	if (c->memory) {
+		c->closed = true;
+		return 0;
+	}
+	for (int i = 0; i < FT_COUNT && !c->failed; i++) {
+		table_out *t = &c->t[i];
+
+		if (write_all(c, t) < 0)
+			break;
+		if (close(t->fd) < 0) {
+			snprintf(c->err, sizeof c->err, "cannot write \"%s\": %s", t->tmp_path,
+				strerror(errno));
+			c->failed = true;
+		}
+		t->fd = -1;
+	}
+	for (int i = 0; i < FT_COUNT && !c->failed; i++) {
+		table_out *t = &c->t[i];
+
+		if (rename(t->tmp_path, t->path) < 0) {
+			snprintf(c->err, sizeof c->err, "cannot rename \"%s\" to \"%s\": %s",
+				t->tmp_path, t->path, strerror(errno));
+			c->failed = true;
+		}
+	}
+	if (c->failed) {
+		snprintf(err, errlen, "%s", c->err);
+		return -1;
+	}
+	c->closed = true;
+	return 0;
+}
+
+void csvout_free(csvout *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < FT_COUNT; i++) {
+		table_out *t = &c->t[i];
+
+		if (t->fd >= 0)
+			close(t->fd);
+		if (!c->memory && !c->closed && t->tmp_path)
+			unlink(t->tmp_path);
+		free(t->tmp_path);
+		free(t->path);
+		sbuf_free(&t->buf);
+	}
+	free(c);
+}

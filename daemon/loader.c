@@ -1,0 +1,475 @@
+#include "loader.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define DEFAULT_BATCH ((size_t)4 << 20)
+#define COPY_PIECE ((size_t)1 << 20)
+
+/* ids of one kind (EOB, Patient, Coverage) in the current batch */
+typedef struct idset {
+	sbuf literal;           /* PostgreSQL array literal body: "a","b" */
+	sbuf keys;              /* the ids, NUL-separated (hash table storage) */
+	uint32_t *slots;        /* offset + 1 into keys; 0 = empty */
+	uint32_t cap, count;
+} idset;
+
+struct loader {
+	PGconn *conn;
+	fhir_stream *stream;
+	row_sink sink;
+	size_t batch_bytes;
+	sbuf rows[FT_COUNT];        /* COPY text of each table */
+	size_t mark[FT_COUNT];      /* row buffer lengths when the resource began */
+	idset ids[3];
+	size_t buffered;
+	bool in_tx, finished, db_failed;
+	char err[512];
+	char *copy_sql[FT_COUNT];
+};
+
+static const char *const delete_sql[3] = {
+	"DELETE FROM claims.eob WHERE eob_id = ANY ($1::text[])",
+	"DELETE FROM claims.patient WHERE patient_id = ANY ($1::text[])",
+	"DELETE FROM claims.coverage WHERE coverage_id = ANY ($1::text[])",
+};
+
+/* ------------------------------------------------------------------ */
+/* id sets                                                            */
+
+static uint32_t hash_bytes(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 16777619u;
+	return h;
+}
+
+static void idset_reset(idset *s)
+{
+	sbuf_reset(&s->literal);
+	sbuf_reset(&s->keys);
+	if (s->slots)
+		memset(s->slots, 0, sizeof *s->slots * s->cap);
+	s->count = 0;
+}
+
+static void idset_free(idset *s)
+{
+	sbuf_free(&s->literal);
+	sbuf_free(&s->keys);
+	free(s->slots);
+}
+
+static uint32_t *idset_find(idset *s, const char *id, size_t n)
+{
+	uint32_t h = hash_bytes(id, n) & (s->cap - 1);
+
+	for (;;) {
+		uint32_t *slot = &s->slots[h];
+
+		if (*slot == 0)
+			return slot;
+		if (strncmp(s->keys.data + *slot - 1, id, n) == 0 && s->keys.data[*slot - 1 + n] == '\0')
+			return slot;
+		h = (h + 1) & (s->cap - 1);
+	}
+}
+
+static bool idset_has(idset *s, const char *id, size_t n)
+{
+	return s->cap && *idset_find(s, id, n) != 0;
+}
+
+static void idset_add(idset *s, const char *id, size_t n)
+{
+	uint32_t *slot;
+
+	if ((s->count + 1) * 2 > s->cap) {
+		uint32_t old_cap = s->cap, *old = s->slots;
+
+		s->cap = s->cap ? s->cap * 2 : 256;
+		s->slots = xcalloc(s->cap, sizeof *s->slots);
+		for (uint32_t i = 0; i < old_cap; i++) {
+			if (old[i]) {
+				const char *k = s->keys.data + old[i] - 1;
+
+				*idset_find(s, k, strlen(k)) = old[i];
+			}
+		}
+		free(old);
+	}
+	slot = idset_find(s, id, n);
+	*slot = (uint32_t)s->keys.len + 1;
+	sbuf_append(&s->keys, id, n);
+	sbuf_putc(&s->keys, '\0');
+	s->count++;
+	/* array literal element: always quoted, \ and " escaped */
+	if (s->literal.len)
+		sbuf_putc(&s->literal, ',');
+	sbuf_putc(&s->literal, '"');
+	for (size_t i = 0; i < n; i++) {
+		if (id[i] == '"' || id[i] == '\\')
+			sbuf_putc(&s->literal, '\\');
+		sbuf_putc(&s->literal, id[i]);
+	}
+	sbuf_putc(&s->literal, '"');
+}
+
+/* ------------------------------------------------------------------ */
+/* database                                                           */
+
+static int db_fail(loader *l, const char *what, const PGresult *res)
+{
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *table = res ? PQresultErrorField(res, PG_DIAG_TABLE_NAME) : NULL;
+	const char *column = res ? PQresultErrorField(res, PG_DIAG_COLUMN_NAME) : NULL;
+	const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	bool data_class = state && (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0);
+	char msg[256];
+
+	if (!primary) {
+		/* no result: the connection's own message (never holds row data) */
+		const char *m = PQerrorMessage(l->conn);
+		size_t n = strcspn(m, "\n");
+
+		snprintf(msg, sizeof msg, "%.*s", (int)(n < 200 ? n : 200), m);
+		primary = msg;
+	}
+	l->db_failed = !data_class;
+	if (data_class)
+		/* data errors can quote values: say where, not what */
+		snprintf(l->err, sizeof l->err, "database refused the data while %s (SQLSTATE %s%s%s%s%s%s%s)",
+			what, state, table ? ", table " : "", table ? table : "",
+			column ? ", column " : "", column ? column : "",
+			constraint ? ", constraint " : "", constraint ? constraint : "");
+	else
+		snprintf(l->err, sizeof l->err, "database error while %s: %s%s%s%s", what, primary,
+			state ? " (SQLSTATE " : "", state ? state : "", state ? ")" : "");
+	if (state && strcmp(state, "42P01") == 0)
+		strncat(l->err, "; HINT: run \"bbingest migrate\"", sizeof l->err - strlen(l->err) - 1);
+	return -1;
+}
+
+static int exec_ok(loader *l, const char *sql, int nparams, const char *const *params,
+		   const char *what)
+{
+	PGresult *res = PQexecParams(l->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	int rc = 0;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = db_fail(l, what, res);
+	PQclear(res);
+	return rc;
+}
+
+static int copy_table(loader *l, int t)
+{
+	sbuf *b = &l->rows[t];
+	PGresult *res;
+	int rc = 0;
+	char what[96];
+
+	snprintf(what, sizeof what, "copying rows into claims.%s", flat_tables[t].name);
+	res = PQexec(l->conn, l->copy_sql[t]);
+	if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
+		rc = db_fail(l, what, res);
+		PQclear(res);
+		return rc;
+	}
+	PQclear(res);
+	for (size_t off = 0; off < b->len;) {
+		size_t n = b->len - off > COPY_PIECE ? COPY_PIECE : b->len - off;
+
+		if (PQputCopyData(l->conn, b->data + off, (int)n) != 1) {
+			PQputCopyEnd(l->conn, "send failed");
+			rc = -1;
+			break;
+		}
+		off += n;
+	}
+	if (rc == 0 && PQputCopyEnd(l->conn, NULL) != 1)
+		rc = -1;
+	while ((res = PQgetResult(l->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+			rc = db_fail(l, what, res);
+		else if (rc < 0 && !l->err[0])
+			db_fail(l, what, res);
+		PQclear(res);
+	}
+	if (rc < 0 && !l->err[0])
+		db_fail(l, what, NULL);
+	return rc;
+}
+
+static int begin_tx(loader *l)
+{
+	if (l->in_tx)
+		return 0;
+	if (exec_ok(l, "BEGIN", 0, NULL, "starting a transaction") < 0)
+		return -1;
+	l->in_tx = true;
+	return 0;
+}
+
+/* Send the batch: delete its ids, COPY its rows (parents first). */
+static int flush(loader *l)
+{
+	if (l->buffered == 0 && !l->ids[0].count && !l->ids[1].count && !l->ids[2].count)
+		return 0;
+	if (begin_tx(l) < 0)
+		return -1;
+	for (int k = 0; k < 3; k++) {
+		if (!l->ids[k].count)
+			continue;
+		sbuf_putc(&l->ids[k].literal, '}');
+		{
+			char *lit = xasprintf("{%s", l->ids[k].literal.data);
+			const char *params[1] = { lit };
+			int rc = exec_ok(l, delete_sql[k], 1, params, "deleting the previous versions");
+
+			free(lit);
+			if (rc < 0)
+				return -1;
+		}
+	}
+	for (int t = 0; t < FT_COUNT; t++)
+		if (l->rows[t].len && copy_table(l, t) < 0)
+			return -1;
+	for (int t = 0; t < FT_COUNT; t++)
+		sbuf_reset(&l->rows[t]);
+	for (int k = 0; k < 3; k++)
+		idset_reset(&l->ids[k]);
+	l->buffered = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* the row sink                                                       */
+
+static int sink_begin(void *ud, flat_kind kind, const char *id, size_t idlen)
+{
+	loader *l = ud;
+	idset *s = &l->ids[kind];
+
+	/* the same resource again in this batch: send the earlier one first, so
+	 * the next batch's delete replaces it */
+	if (idset_has(s, id, idlen) && flush(l) < 0)
+		return -1;
+	idset_add(s, id, idlen);
+	for (int t = 0; t < FT_COUNT; t++)
+		l->mark[t] = l->rows[t].len;
+	return 0;
+}
+
+static void put_copy_value(sbuf *b, const flat_val *v)
+{
+	const char *p = v->p;
+	size_t start = 0;
+
+	if (!p) {
+		sbuf_append(b, "\\N", 2);
+		return;
+	}
+	for (size_t i = 0; i < v->n; i++) {
+		char esc;
+
+		switch (p[i]) {
+		case '\\': esc = '\\'; break;
+		case '\n': esc = 'n'; break;
+		case '\r': esc = 'r'; break;
+		case '\t': esc = 't'; break;
+		default: continue;
+		}
+		sbuf_append(b, p + start, i - start);
+		sbuf_putc(b, '\\');
+		sbuf_putc(b, esc);
+		start = i + 1;
+	}
+	sbuf_append(b, p + start, v->n - start);
+}
+
+static int sink_row(void *ud, flat_table table, const flat_val *cols)
+{
+	loader *l = ud;
+	sbuf *b = &l->rows[table];
+	size_t before = b->len;
+
+	for (int i = 0; i < flat_tables[table].ncols; i++) {
+		if (i)
+			sbuf_putc(b, '\t');
+		put_copy_value(b, &cols[i]);
+	}
+	sbuf_putc(b, '\n');
+	l->buffered += b->len - before;
+	return 0;
+}
+
+static int sink_end(void *ud)
+{
+	loader *l = ud;
+
+	return l->buffered >= l->batch_bytes ? flush(l) : 0;
+}
+
+static void sink_abort(void *ud)
+{
+	loader *l = ud;
+
+	for (int t = 0; t < FT_COUNT; t++) {
+		l->buffered -= l->rows[t].len - l->mark[t];
+		l->rows[t].len = l->mark[t];
+	}
+}
+
+static const char *sink_error(void *ud)
+{
+	loader *l = ud;
+
+	return l->err[0] ? l->err : "loading failed";
+}
+
+/* ------------------------------------------------------------------ */
+/* API                                                                */
+
+loader *loader_new(PGconn *conn, const fhir_limits *limits, size_t batch_bytes)
+{
+	loader *l = xcalloc(1, sizeof *l);
+
+	l->conn = conn;
+	l->batch_bytes = batch_bytes ? batch_bytes : DEFAULT_BATCH;
+	l->sink = (row_sink){ l, sink_begin, sink_row, sink_end, sink_abort, sink_error };
+	for (int t = 0; t < FT_COUNT; t++) {
+		sbuf cols;
+
+		sbuf_init(&l->rows[t], 0);
+		sbuf_init(&cols, 0);
+		for (int c = 0; c < flat_tables[t].ncols; c++) {
+			if (c)
+				sbuf_puts(&cols, ", ");
+			sbuf_puts(&cols, flat_tables[t].columns[c].name);
+		}
+		l->copy_sql[t] = xasprintf("COPY claims.%s (%s) FROM STDIN", flat_tables[t].name,
+			cols.data);
+		sbuf_free(&cols);
+	}
+	for (int k = 0; k < 3; k++) {
+		sbuf_init(&l->ids[k].literal, 0);
+		sbuf_init(&l->ids[k].keys, 0);
+	}
+	l->stream = fhir_stream_new(&l->sink, limits);
+	PQsetClientEncoding(conn, "UTF8");
+	return l;
+}
+
+void loader_free(loader *l)
+{
+	if (!l)
+		return;
+	fhir_stream_free(l->stream);
+	for (int t = 0; t < FT_COUNT; t++) {
+		sbuf_free(&l->rows[t]);
+		free(l->copy_sql[t]);
+	}
+	for (int k = 0; k < 3; k++)
+		idset_free(&l->ids[k]);
+	free(l);
+}
+
+void loader_set_participant(loader *l, const char *participant_id)
+{
+	fhir_stream_set_participant(l->stream, participant_id);
+}
+
+static void discard(loader *l)
+{
+	for (int t = 0; t < FT_COUNT; t++)
+		sbuf_reset(&l->rows[t]);
+	for (int k = 0; k < 3; k++)
+		idset_reset(&l->ids[k]);
+	l->buffered = 0;
+}
+
+void loader_begin(loader *l, const char *name)
+{
+	if (l->in_tx)
+		loader_abort(l);
+	discard(l);
+	l->finished = l->db_failed = false;
+	l->err[0] = '\0';
+	fhir_stream_begin(l->stream, name);
+}
+
+int loader_feed(loader *l, const void *buf, size_t len)
+{
+	if (fhir_stream_feed(l->stream, buf, len) < 0) {
+		snprintf(l->err, sizeof l->err, "%s", fhir_stream_error(l->stream));
+		return -1;
+	}
+	return 0;
+}
+
+fhir_stream *loader_stream(loader *l)
+{
+	return l->stream;
+}
+
+int loader_finish(loader *l)
+{
+	if (l->finished)
+		return 0;
+	if (fhir_stream_finish(l->stream) < 0) {
+		snprintf(l->err, sizeof l->err, "%s", fhir_stream_error(l->stream));
+		return -1;
+	}
+	if (flush(l) < 0 || begin_tx(l) < 0)
+		return -1;
+	l->finished = true;
+	return 0;
+}
+
+int loader_commit(loader *l)
+{
+	if (loader_finish(l) < 0)
+		return -1;
+	if (exec_ok(l, "COMMIT", 0, NULL, "committing") < 0) {
+		l->in_tx = false;
+		return -1;
+	}
+	l->in_tx = false;
+	return 0;
+}
+
+void loader_abort(loader *l)
+{
+	PGresult *res;
+
+	/* a COPY cut short leaves the connection in COPY_IN: end it first */
+	if (PQtransactionStatus(l->conn) == PQTRANS_ACTIVE) {
+		PQputCopyEnd(l->conn, "aborted");
+		while ((res = PQgetResult(l->conn)) != NULL)
+			PQclear(res);
+	}
+	if (l->in_tx || PQtransactionStatus(l->conn) == PQTRANS_INERROR ||
+	    PQtransactionStatus(l->conn) == PQTRANS_INTRANS) {
+		res = PQexec(l->conn, "ROLLBACK");
+		PQclear(res);
+	}
+	l->in_tx = false;
+	discard(l);
+}
+
+const char *loader_error(const loader *l)
+{
+	return l->err[0] ? l->err : fhir_stream_error(l->stream);
+}
+
+bool loader_db_failed(const loader *l)
+{
+	return l->db_failed || PQstatus(l->conn) != CONNECTION_OK;
+}
