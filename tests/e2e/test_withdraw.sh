@@ -80,6 +80,18 @@ expect_match "$out" "already dead" "it says the grant was already dead"
 expect_eq "$(sql "SELECT state FROM bb.participant WHERE participant_id = 'W4'")" withdrawn "W4 withdrawn"
 expect_eq "$(sql "SELECT count(*) FROM bb.token WHERE participant_id = 'W4'")" 0 "W4's tokens are deleted"
 
+echo "# the token service as the sync engine uses it (W6)"
+"$BBTEST_TOKENS" "$CFG" W6 >"$tmp/tokens.out" 2>>"$tmp/cmd.log" || fail "bbtest-tokens failed: $(tail -3 "$tmp/cmd.log")"
+expect_eq "$(sed -n 1p "$tmp/tokens.out")" "sync-call 0" "tokens_get_access never calls back from inside the call"
+expect_match "$(sed -n 2p "$tmp/tokens.out")" "^store ok 1 [1-9]" "a fresh access token is answered from the store"
+expect_eq "$(sed -n 3p "$tmp/tokens.out")" "coalesced ok ok 1 1 same=1" "two requests for an expired token share one refresh"
+expect_eq "$(sed -n 4p "$tmp/tokens.out")" "invalidated ok" "after a 401 the next request refreshes first"
+expect_eq "$(sed -n 5p "$tmp/tokens.out")" "persisting no grant" "a 401 right after that refresh: the grant is dead"
+expect_eq "$(sql "SELECT string_agg(detail->>'reason' || ':' || (detail->>'generation'), ',' ORDER BY audit_id)
+                  FROM bb.audit WHERE participant_id = 'W6' AND event = 'refreshed'")" "on_demand:2,invalidated:3" \
+  "exactly two refreshes: on demand, then after the 401"
+expect_eq "$(sql "SELECT state FROM bb.participant WHERE participant_id = 'W6'")" needs_reconsent "W6 needs_reconsent"
+
 echo "# Blue Button unreachable: withdrawn at once, revocation pending until a repeat"
 stop_sandbox
 withdraw 75 "withdraw W5 with the sandbox down" W5
