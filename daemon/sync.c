@@ -420,8 +420,7 @@ static void page_done_ok(job *j)
 		page_drop(j);
 		s->stats.malformed_pages++;
 		metrics_inc(METRIC_PAGES, "rejected");
-		job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", res_names[j->res],
-			 j->page_no, err);
+		job_fail(j, "malformed_page", "%s (the page was rejected whole)", err);
 		return;
 	}
 	info = fhir_stream_bundle(loader_stream(j->ld));
@@ -529,7 +528,11 @@ static void on_done(void *ud, const http_result *res)
 			s->stats.malformed_pages++;
 			metrics_inc(METRIC_PAGES, "rejected");
 		metrics_inc(METRIC_PAGES, "rejected");
-			job_fail(j, "malformed_page", "%s page %d was rejected whole: %s", rn, j->page_no, why);
+			if (j->feed_failed)
+				job_fail(j, "malformed_page", "%s (the page was rejected whole)", why);
+			else
+				job_fail(j, "malformed_page", "%s page %d: %s (the page was rejected whole)",
+					 rn, j->page_no, why);
 		} else {
 			page_drop(j);
 			s->stats.network_errors++;
@@ -641,7 +644,7 @@ static void on_token(void *ud, tokens_status st, const char *access_token)
 		return;
 	}
 	j->page_no++;
-	snprintf(name, sizeof name, "participant %s %s page %d", pid(j), res_names[j->res], j->page_no);
+	snprintf(name, sizeof name, "%s page %d", res_names[j->res], j->page_no);
 	page_drop(j);
 	j->ld = loader_get(s, pid(j), name);
 	auth = xasprintf("Authorization: Bearer %s", access_token);
