@@ -1151,6 +1151,13 @@ int64_t tokens_tick(tokens *t, int64_t now)
 	job *j, *next;
 
 	deliver_answers(t);
+	if (store_is_down(t->d->db)) {
+		/* the loop's connection is being re-established: no scans meanwhile */
+		if (t->scheduled && t->next_app_check_us <= now)
+			t->next_app_check_us = now + 1000000;
+		if (t->scheduled && t->next_scan_us <= now)
+			t->next_scan_us = now + 1000000;
+	}
 	if (t->scheduled && now >= t->next_app_check_us) {
 		check_app_state(t);
 		t->next_app_check_us = now + APP_CHECK_EVERY_US;
