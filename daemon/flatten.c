@@ -671,8 +671,9 @@ static bool ours(str rtype);
 /*
  * A problem with the data of one element (wrong shape, wrong type, number
  * out of range).  Whether it matters depends on the resource type, which may
- * only come at the end: keep the first one and decide in emit().  Returns 0:
- * parsing goes on, the element is not stored.
+ * only come at the end: keep the first one and decide in emit().  Returns 0
+ * (parsing goes on, the element is not stored), or -1 when the resource is
+ * already known to be one we flatten.
  */
 static int data_err(flattener *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int data_err(flattener *f, const char *fmt, ...)
@@ -681,6 +682,13 @@ static int data_err(flattener *f, const char *fmt, ...)
 
 	if (f->deferred[0] || (f->res.rtype.p && !ours(f->res.rtype)))
 		return 0;
+	if (f->res.rtype.p) {
+		/* the type is known and it is ours: fail now, at this byte */
+		va_start(ap, fmt);
+		vsnprintf(f->err, sizeof f->err, fmt, ap);
+		va_end(ap);
+		return -1;
+	}
 	va_start(ap, fmt);
 	vsnprintf(f->deferred, sizeof f->deferred, fmt, ap);
 	va_end(ap);
