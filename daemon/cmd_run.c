@@ -6,6 +6,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "vault.h"
 
 static const char usage[] =
 	"usage: bbingest run [-c FILE] [-d CONNINFO]\n"
@@ -30,5 +31,16 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
 	if (rc != EX_OK)
 		return rc;
 	log_init("bbingest", cfg->log_level, cfg->log_format);
-	return daemon_run(cfg, ctx->config_path, NULL);
+	{
+		char err[1024];
+		vault *v = vault_open_key(cfg->vault_key_file, cfg->vault_key_credential,
+					  err, sizeof err);
+
+		if (!v) {
+			log_error("%s", err);
+			config_free(cfg);
+			return EX_CONFIG;
+		}
+		return daemon_run(cfg, ctx->config_path, v);
+	}
 }

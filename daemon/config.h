@@ -11,8 +11,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
+
+/* cli.h defines it; repeated here so config.h does not need cli.h */
+typedef struct cli_ctx cli_ctx;
+
+/* Caps on the configuration file itself (hostile input like any other). */
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024)  /* whole file */
+#define CONFIG_MAX_DEPTH 16                  /* nested mappings/lists */
+#define CONFIG_MAX_STRING_BYTES 4096         /* one scalar */
+#define CONFIG_MAX_LIST_ITEMS 64             /* one list */
+#define CONFIG_MAX_SECRET_BYTES 4096         /* client secret file */
+#define CONFIG_MAX_PROBLEMS 100              /* messages before giving up */
 
 /* claim types, as bits of bb_config.claim_types */
 enum {
@@ -50,6 +62,7 @@ typedef struct bb_config {
 	/* vault: */
 	char *vault_key_file;       /* path, or NULL */
 	char *vault_key_credential; /* name in $CREDENTIALS_DIRECTORY, or NULL */
+	char *vault_key_path;       /* resolved: key_file, or the credential's path */
 
 	/* listener: */
 	char *listen_address;       /* default 127.0.0.1 */
@@ -88,10 +101,15 @@ typedef struct bb_config {
 	log_format log_format;
 } bb_config;
 
-/* One problem found while loading; messages are "FILE:LINE:COL: text". */
+/*
+ * The problems found while loading; messages are "FILE:LINE:COL: text"
+ * (1-based), or "FILE: text" for the file as a whole.  hints[i] is a
+ * suggestion for messages[i] (printed as "HINT: ..."), or NULL.
+ */
 typedef struct config_report {
 	char **messages;
 	size_t count;
+	char **hints;
 } config_report;
 
 /* A configuration with every default applied and nothing read. */
@@ -105,22 +123,52 @@ bb_config *config_defaults(void);
  */
 int config_load(const char *path, bool require_api, bb_config **out, config_report *report);
 
+/*
+ * The same from memory: NAME is used in messages and as the directory that
+ * relative paths in the file are resolved against.  DATA need not be
+ * NUL-terminated.  Both functions initialise *report (free it in any case).  Files the configuration names (client secret, key, CA)
+ * are read or checked as for config_load.
+ */
+int config_load_buffer(const char *name, const char *data, size_t len, bool require_api,
+		       bb_config **out, config_report *report);
+
+/* Print every message (and its hint) of REPORT to OUT, one per line. */
+void config_report_print(const config_report *report, FILE *out);
+
 void config_report_free(config_report *report);
 void config_free(bb_config *cfg);
-
-struct cli_ctx;
-
-/*
- * The configuration a command runs with: loads ctx->config_path; when
- * file_optional is set and the path is the default one (no -c, no
- * $BBINGEST_CONFIG) and does not exist, uses config_defaults().  Applies -d
- * over database.conninfo.  Prints every problem and returns EX_CONFIG, or
- * EX_OK with *out set (free with config_free).
- */
-int config_for_command(struct cli_ctx *ctx, bool require_api, bool file_optional, bb_config **out);
 
 /* "carrier" -> CLAIM_CARRIER; 0 if unknown */
 unsigned config_claim_type_bit(const char *name);
 const char *config_claim_type_name(unsigned bit);
+
+/*
+ * For commands: load ctx->config_path (require_api as for config_load).
+ * With FILE_OPTIONAL, a default path (no -c, no $BBINGEST_CONFIG) that does
+ * not exist gives config_defaults().  Applies ctx->conninfo (-d) over
+ * database.conninfo and the log settings.  Prints every problem to stderr
+ * and returns EX_CONFIG; returns 0 and *out on success.
+ */
+int config_for_command(cli_ctx *ctx, bool require_api, bool file_optional, bb_config **out);
+
+/* Durations: "30s", "10m", "24h", "14d" or plain seconds.  0 or -1. */
+int config_parse_duration(const char *text, int64_t *seconds);
+/* "30s" style text of SECONDS in its largest exact unit. */
+void config_format_duration(int64_t seconds, char *buf, size_t len);
+/* Sizes: plain bytes or with KiB, MiB, GiB.  0 or -1. */
+int config_parse_size(const char *text, uint64_t *bytes);
+/* true/false (also yes/no, on/off, any case).  0 or -1. */
+int config_parse_bool(const char *text, bool *value);
+
+/* Write the configuration reference (a Markdown table of every key). */
+void config_write_reference(FILE *out);
+
+/*
+ * Keys whose value differs between OLD and NEW but that a reload cannot
+ * apply (a restart is needed).  Stores up to MAX dotted key names (static
+ * strings) in KEYS and returns how many differ.
+ */
+size_t config_unreloadable_changes(const bb_config *old_cfg, const bb_config *new_cfg,
+				   const char **keys, size_t max);
 
 #endif

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define DEFAULT_MAX_BODY (1u << 20)
@@ -247,6 +248,23 @@ void http_wakeup(http *h)
 	curl_multi_wakeup(h->multi);
 }
 
+/* metrics of a request that ran its course: latency, and the errors any caller would count */
+static void count_request(CURL *e, const http_result *r)
+{
+	char *url = NULL;
+
+	curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &url);
+	metrics_observe(METRIC_REQUEST_SECONDS, metrics_endpoint_of_url(url), r->seconds);
+	if (r->code == CURLE_OPERATION_TIMEDOUT)
+		metrics_inc(METRIC_ERRORS, "timeout");
+	else if (r->code != CURLE_OK)
+		metrics_inc(METRIC_ERRORS, "network");
+	else if (r->status == 429)
+		metrics_inc(METRIC_ERRORS, "http_429");
+	else if (r->status >= 500)
+		metrics_inc(METRIC_ERRORS, "http_5xx");
+}
+
 static void complete(http *h, CURL *e, CURLcode code)
 {
 	xfer *x = NULL;
@@ -267,6 +285,8 @@ static void complete(http *h, CURL *e, CURLcode code)
 	r.retry_after_s = x->retry_after_s;
 	r.aborted = x->aborted;
 	r.content_type = ct;
+	if (!x->aborted && code != CURLE_ABORTED_BY_CALLBACK)
+		count_request(e, &r);
 	if (x->on_done)
 		x->on_done(x->ud, &r);
 	h->inflight--;

@@ -15,7 +15,7 @@ expect_eq() {
 
 # expect_match TEXT REGEX WHAT
 expect_match() {
-  if printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; else fail "$3: [$1] does not match /$2/"; fi
+  if grep -Eq -- "$2" <<<"$1"; then pass "$3"; else fail "$3: [$1] does not match /$2/"; fi
 }
 
 # expect_rc EXPECTED WHAT -- command...   (stdout/stderr kept in $out / $errout)

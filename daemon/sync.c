@@ -1,0 +1,883 @@
+#include "sync.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "metrics.h"
+#include "scheduler.h"
+#include "loader.h"
+#include "syncurl.h"
+#include "tokens.h"
+#include "util.h"
+
+/* How often due participants are looked for when none were found. */
+#define POLL_US 1000000LL
+/* Walk restarts (Bundle.total changed) tolerated in one attempt. */
+#define MAX_RESTARTS 8
+/* Retry-After when a 429 has none (bluebutton-api.md section 5). */
+#define DEFAULT_RETRY_AFTER_S 60
+
+enum { RES_EOB = 0, RES_COVERAGE, RES_PATIENT, RES_COUNT };
+
+static const char *const res_names[RES_COUNT] = {
+	"ExplanationOfBenefit", "Coverage", "Patient",
+};
+
+typedef enum {
+	JS_READY = 0,   /* page URL known, waiting for a slot and the bucket */
+	JS_TOKEN,       /* waiting for the access token */
+	JS_XFER,        /* transfer in flight */
+} job_state;
+
+typedef struct job {
+	sync_engine *s;
+	struct job *prev, *next;
+	sched_lease lease;
+	job_state state;
+	int res;                    /* resource being walked */
+	char *url;                  /* page to fetch now */
+	char *since;                /* _lastUpdated lower bound of this walk, or NULL */
+	bool first_page;            /* url is the walk's first page */
+	long long walk_total;       /* Bundle.total of the walk's first page, -1 unknown */
+	int page_no;                /* pages of this walk seen in this attempt */
+	int restarts;
+	bool auth_retried;          /* the page was retried after a 401 */
+	loader *ld;                 /* the page being received, from the pool */
+	bool feed_failed;           /* the page broke a rule while streaming */
+} job;
+
+struct sync_engine {
+	bb_daemon *d;
+	tokens *tok;
+	job *head, *tail;
+	unsigned active;
+	unsigned inflight;          /* JS_TOKEN + JS_XFER */
+	tbucket bucket;
+	int64_t next_poll_us;
+	int64_t next_renew_us;
+	bool draining;
+	bool app_disabled;
+	sync_stats stats;
+	loader **pool;              /* idle loaders, reused page after page */
+	size_t npool;
+};
+
+/* ---- job list ---- */
+
+static void list_append(sync_engine *s, job *j)
+{
+	j->prev = s->tail;
+	j->next = NULL;
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+}
+
+static void list_remove(sync_engine *s, job *j)
+{
+	if (j->prev)
+		j->prev->next = j->next;
+	else
+		s->head = j->next;
+	if (j->next)
+		j->next->prev = j->prev;
+	else
+		s->tail = j->prev;
+	j->prev = j->next = NULL;
+}
+
+/* A loader for one page (from the pool: no new COPY buffers per page). */
+static loader *loader_get(sync_engine *s, const char *participant_id, const char *name)
+{
+	const bb_config *c = s->d->cfg;
+	loader *l;
+
+	if (s->npool) {
+		l = s->pool[--s->npool];
+	} else {
+		fhir_limits lim;
+
+		fhir_limits_default(&lim);
+		if (c->max_string_bytes)
+			lim.max_string = c->max_string_bytes;
+		if (c->max_depth > 0)
+			lim.max_depth = c->max_depth;
+		if (c->max_resource_bytes)
+			lim.max_resource = c->max_resource_bytes;
+		lim.max_input = c->max_page_bytes;
+		/*
+		 * One batch per page: the loader must not open a transaction while
+		 * the page streams in, as the loop's connection is shared by every
+		 * page in flight; the rows go to the database when the page ends.
+		 */
+		l = loader_new(store_pg(s->d->db), &lim,
+			       c->max_page_bytes ? 2 * c->max_page_bytes + (1u << 20) : (size_t)1 << 30);
+	}
+	loader_set_participant(l, participant_id);
+	loader_begin(l, name);
+	return l;
+}
+
+/* Discard whatever the page holds and put its loader back. */
+static void page_drop(job *j)
+{
+	sync_engine *s = j->s;
+
+	if (!j->ld)
+		return;
+	loader_abort(j->ld);
+	if (s->npool < (size_t)(s->d->cfg->concurrency > 0 ? s->d->cfg->concurrency : 1)) {
+		s->pool = xreallocarray(s->pool, s->npool + 1, sizeof *s->pool);
+		s->pool[s->npool++] = j->ld;
+	} else {
+		loader_free(j->ld);
+	}
+	j->ld = NULL;
+	j->feed_failed = false;
+}
+
+static void job_free(job *j)
+{
+	page_drop(j);
+	free(j->url);
+	free(j->since);
+	free(j->lease.participant_id);
+	free(j->lease.patient_id);
+	free(j->lease.due_at);
+	free(j);
+}
+
+static const char *pid(const job *j)
+{
+	return j->lease.participant_id;
+}
+
+/* The job leaves the engine (its lease was released or lost). */
+static void job_end(job *j)
+{
+	sync_engine *s = j->s;
+
+	list_remove(s, j);
+	s->active--;
+	s->stats.active = s->active;
+	job_free(j);
+}
+
+/* Release with a wait; count_failure also records the error. */
+static void job_release_later(job *j, int64_t delay_s, bool count_failure, const char *kind,
+			      const char *msg)
+{
+	sync_engine *s = j->s;
+	char err[512];
+
+	if (sched_release_later(s->d->db, s->d->instance_id, pid(j), delay_s, count_failure, kind,
+				msg, err, sizeof err) < 0)
+		log_error("participant %s: could not record the end of the sync attempt: %s", pid(j), err);
+	job_end(j);
+}
+
+/* A failure: back off exponentially with jitter, record it, stop the attempt. */
+static void job_fail(job *j, const char *kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void job_fail(job *j, const char *kind, const char *fmt, ...)
+{
+	sync_engine *s = j->s;
+	const bb_config *c = s->d->cfg;
+	char msg[1024];
+	int64_t delay;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	/* http.c counts network, timeout, 429 and 5xx itself */
+	if (strcmp(kind, "database") == 0 || strcmp(kind, "malformed_page") == 0)
+		metrics_inc(METRIC_ERRORS, kind);
+	else if (strncmp(kind, "http_4", 6) == 0 || strcmp(kind, "foreign_next_link") == 0)
+		metrics_inc(METRIC_ERRORS, "http_4xx");
+	delay = sched_backoff_s(j->lease.failures + 1, c->retry_base_s, c->retry_max_s, sched_random());
+	log_warning("participant %s: %s; next attempt in %lld s", pid(j), msg, (long long)delay);
+	job_release_later(j, delay, true, kind, msg);
+}
+
+/* ---- cursors ---- */
+
+#define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+
+/*
+ * Set the job up for the resource j->res or the next one that applies.
+ * Returns 1 when a page is ready to fetch, 0 when every resource is done,
+ * -1 on a database error (the job was failed).
+ */
+static int job_setup_resource(job *j)
+{
+	sync_engine *s = j->s;
+	const bb_config *c = s->d->cfg;
+	char err[512];
+
+	for (; j->res < RES_COUNT; j->res++) {
+		const char *params[2] = { pid(j), res_names[j->res] };
+		PGresult *r;
+
+		if (j->res == RES_PATIENT && !j->lease.demographics)
+			continue;
+		r = store_exec(s->d->db,
+			       "SELECT next_url, walk_total, " ISO_UTC("walk_since") ", "
+			       ISO_UTC("watermark")
+			       " FROM bb.sync_cursor WHERE participant_id = $1 AND resource = $2",
+			       2, params, err, sizeof err);
+		if (!r) {
+			job_fail(j, "database", "could not read the %s cursor: %s", res_names[j->res], err);
+			return -1;
+		}
+		free(j->url);
+		free(j->since);
+		j->url = j->since = NULL;
+		j->walk_total = -1;
+		j->page_no = 0;
+		j->restarts = 0;
+		j->auth_retried = false;
+		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+		    syncurl_same_origin(c->api_base_url, PQgetvalue(r, 0, 0))) {
+			/* a walk in progress: resume at its next page */
+			j->url = xstrdup(PQgetvalue(r, 0, 0));
+			j->walk_total = PQgetisnull(r, 0, 1) ? -1 : atoll(PQgetvalue(r, 0, 1));
+			j->since = PQgetisnull(r, 0, 2) ? NULL : xstrdup(PQgetvalue(r, 0, 2));
+			j->first_page = false;
+		} else {
+			if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 3))
+				j->since = xstrdup(PQgetvalue(r, 0, 3));
+			j->url = syncurl_search(c->api_base_url, c->api_version, res_names[j->res],
+						 c->page_size, c->claim_types, j->since);
+			j->first_page = true;
+		}
+		PQclear(r);
+		j->state = JS_READY;
+		return 1;
+	}
+	return 0;
+}
+
+/* Restart the walk of the current resource from its first page. */
+static void job_restart_walk(job *j)
+{
+	const bb_config *c = j->s->d->cfg;
+
+	free(j->url);
+	j->url = syncurl_search(c->api_base_url, c->api_version, res_names[j->res], c->page_size,
+				 c->claim_types, j->since);
+	j->first_page = true;
+	j->walk_total = -1;
+	j->page_no = 0;
+	j->state = JS_READY;
+}
+
+/* Every resource is done: the participant is synced. */
+static void job_complete(job *j)
+{
+	sync_engine *s = j->s;
+	char err[512];
+
+	if (sched_release_done(s->d->db, s->d->instance_id, pid(j), j->lease.due_at,
+			       s->d->cfg->sync_interval_s, err, sizeof err) < 0)
+		log_error("participant %s: could not record the completed sync: %s", pid(j), err);
+	else
+		log_info("participant %s: sync complete", pid(j));
+	s->stats.walks_completed++;
+	job_end(j);
+}
+
+/* After a page or a skipped resource: go on with the walk or the next resource. */
+static void job_continue(job *j)
+{
+	sync_engine *s = j->s;
+	int rc;
+
+	if (s->draining) {
+		/* the cursor is stored; the next lease resumes exactly here */
+		job_release_later(j, 0, false, NULL, NULL);
+		return;
+	}
+	if (j->url) {
+		j->state = JS_READY;
+	} else {
+		j->res++;
+		rc = job_setup_resource(j);
+		if (rc < 0)
+			return;
+		if (rc == 0) {
+			job_complete(j);
+			return;
+		}
+	}
+	/* to the back of the queue: participants take turns */
+	list_remove(s, j);
+	list_append(s, j);
+}
+
+/*
+ * In the transaction loader_finish opened (the page's rows are sent): check
+ * the lease, write the cursor, commit.  Returns 1 when committed, 0 when the
+ * lease was lost, -1 on error (err filled); nothing is stored unless 1.
+ */
+static int commit_page(job *j, const flat_bundle_info *info, const char *next, char *err, size_t errlen)
+{
+	sync_engine *s = j->s;
+	store *db = s->d->db;
+	char total[24];
+	int ours;
+
+	snprintf(total, sizeof total, "%lld", info->total);
+	ours = sched_check_lease_in_tx(db, s->d->instance_id, pid(j), s->d->cfg->lease_s, err, errlen);
+	if (ours <= 0)
+		return ours;
+	if (next) {
+		const char *params[7] = {
+			pid(j), res_names[j->res], next, info->total >= 0 ? total : NULL, j->since,
+			info->last_updated, j->first_page ? "t" : "f",
+		};
+
+		if (store_cmd(db,
+			      "INSERT INTO bb.sync_cursor AS c (participant_id, resource, next_url,"
+			      "  walk_total, walk_since, walk_last_updated, walk_started_at, pages)"
+			      " VALUES ($1, $2, $3, $4::int, $5::timestamptz, $6::timestamptz, now(), 1)"
+			      " ON CONFLICT (participant_id, resource) DO UPDATE SET"
+			      "  next_url = EXCLUDED.next_url, walk_total = EXCLUDED.walk_total,"
+			      "  walk_since = EXCLUDED.walk_since,"
+			      "  walk_last_updated = CASE WHEN $7::bool THEN EXCLUDED.walk_last_updated"
+			      "                      ELSE c.walk_last_updated END,"
+			      "  walk_started_at = CASE WHEN $7::bool THEN now() ELSE c.walk_started_at END,"
+			      "  pages = c.pages + 1",
+			      7, params, err, errlen) < 0)
+			return -1;
+	} else {
+		/* the last page: the walk is complete and its lastUpdated becomes the watermark */
+		const char *params[4] = {
+			pid(j), res_names[j->res], info->last_updated, j->first_page ? "t" : "f",
+		};
+
+		if (store_cmd(db,
+			      "INSERT INTO bb.sync_cursor AS c (participant_id, resource, watermark,"
+			      "  pages, completed_at)"
+			      " VALUES ($1, $2, $3::timestamptz, 1, now())"
+			      " ON CONFLICT (participant_id, resource) DO UPDATE SET"
+			      "  watermark = coalesce(CASE WHEN $4::bool THEN $3::timestamptz"
+			      "                       ELSE c.walk_last_updated END, c.watermark),"
+			      "  next_url = NULL, walk_total = NULL, walk_since = NULL,"
+			      "  walk_last_updated = NULL, walk_started_at = NULL,"
+			      "  pages = c.pages + 1, completed_at = now()",
+			      4, params, err, errlen) < 0)
+			return -1;
+	}
+	if (loader_commit(j->ld) < 0) {
+		snprintf(err, errlen, "%s", loader_error(j->ld));
+		return -1;
+	}
+	return 1;
+}
+
+/* ---- transfers ---- */
+
+static int on_data(void *ud, const char *data, size_t len)
+{
+	job *j = ud;
+
+	j->s->stats.bytes += len;
+	if (loader_feed(j->ld, data, len) < 0) {
+		j->feed_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+static void page_done_ok(job *j)
+{
+	sync_engine *s = j->s;
+	const bb_config *c = s->d->cfg;
+	const flat_bundle_info *info;
+	uint64_t rows;
+	char err[1024];
+	char *next = NULL;
+	int rc;
+
+	if (loader_finish(j->ld) < 0) {
+		if (loader_db_failed(j->ld)) {
+			snprintf(err, sizeof err, "%s", loader_error(j->ld));
+			page_drop(j);
+			job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res],
+				 j->page_no, err);
+			return;
+		}
+		snprintf(err, sizeof err, "%s", loader_error(j->ld));
+		page_drop(j);
+		s->stats.malformed_pages++;
+		metrics_inc(METRIC_PAGES, "rejected");
+		job_fail(j, "malformed_page", "%s (the page was rejected whole)", err);
+		return;
+	}
+	info = fhir_stream_bundle(loader_stream(j->ld));
+	rows = fhir_stream_stats(loader_stream(j->ld))->rows;
+	if (!info->is_bundle) {
+		page_drop(j);
+		s->stats.malformed_pages++;
+		metrics_inc(METRIC_PAGES, "rejected");
+		job_fail(j, "malformed_page", "%s page %d was rejected whole: the answer is not a "
+			 "search Bundle", res_names[j->res], j->page_no);
+		return;
+	}
+	if (!j->first_page && j->walk_total >= 0 && info->total >= 0 && info->total != j->walk_total) {
+		/* the data changed mid-walk: offsets shifted, start again */
+		long long was = j->walk_total, now_total = info->total;
+
+		s->stats.walk_restarts++;
+		metrics_inc(METRIC_PAGES, "discarded");
+		page_drop(j);
+		if (++j->restarts > MAX_RESTARTS) {
+			job_fail(j, "walk_unstable", "%s total kept changing during the walk (%d restarts)",
+				 res_names[j->res], j->restarts - 1);
+			return;
+		}
+		log_info("participant %s: %s total changed from %lld to %lld during the walk; "
+			 "starting it again", pid(j), res_names[j->res], was, now_total);
+		job_restart_walk(j);
+		job_continue(j);
+		return;
+	}
+	if (info->next_url && *info->next_url) {
+		if (!syncurl_same_origin(c->api_base_url, info->next_url)) {
+			char *o = syncurl_origin(info->next_url), *b = syncurl_origin(c->api_base_url);
+
+			page_drop(j);
+			s->stats.foreign_links++;
+			job_fail(j, "foreign_next_link",
+				 "%s page %d links its next page to %s, not the configured API host %s; "
+				 "refused (the bearer token is only sent to the API host)",
+				 res_names[j->res], j->page_no, o, b);
+			free(o);
+			free(b);
+			return;
+		}
+		if (info->total >= 0 &&
+		    j->page_no > info->total / (c->page_size > 0 ? c->page_size : 1) + 2) {
+			long long t = info->total;
+
+			page_drop(j);
+			job_fail(j, "walk_unstable", "%s walk passed %d pages for a total of %lld; stopped",
+				 res_names[j->res], j->page_no, t);
+			return;
+		}
+		next = xstrdup(info->next_url);
+	}
+	if (j->first_page)
+		j->walk_total = info->total;
+	rc = commit_page(j, info, next, err, sizeof err);
+	page_drop(j);
+	if (rc == 0) {
+		free(next);
+		s->stats.leases_lost++;
+		log_warning("participant %s: the lease was lost (another instance took over); "
+			    "the page was not stored", pid(j));
+		job_end(j);
+		return;
+	}
+	if (rc < 0) {
+		free(next);
+		job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res], j->page_no, err);
+		return;
+	}
+	s->stats.pages++;
+	s->stats.rows += rows;
+	metrics_inc(METRIC_PAGES, "stored");
+	j->auth_retried = false;
+	j->first_page = false;
+	free(j->url);
+	j->url = next;
+	job_continue(j);
+}
+
+static void on_done(void *ud, const http_result *res)
+{
+	job *j = ud;
+	sync_engine *s = j->s;
+	const char *rn = res_names[j->res];
+
+	s->inflight--;
+	s->stats.inflight = s->inflight;
+	if (res->aborted && !j->feed_failed) {
+		/* the daemon is stopping: nothing of the page was stored */
+		page_drop(j);
+		metrics_inc(METRIC_PAGES, "discarded");
+		job_release_later(j, 0, false, NULL, NULL);
+		return;
+	}
+	if (res->code != CURLE_OK) {
+		if (j->feed_failed || res->body_truncated) {
+			char why[1024];
+
+			snprintf(why, sizeof why, "%s", j->feed_failed ? loader_error(j->ld)
+				 : "the page is larger than limits.max_page_bytes");
+			page_drop(j);
+			s->stats.malformed_pages++;
+			metrics_inc(METRIC_PAGES, "rejected");
+		metrics_inc(METRIC_PAGES, "rejected");
+			if (j->feed_failed)
+				job_fail(j, "malformed_page", "%s (the page was rejected whole)", why);
+			else
+				job_fail(j, "malformed_page", "%s page %d: %s (the page was rejected whole)",
+					 rn, j->page_no, why);
+		} else {
+			page_drop(j);
+			s->stats.network_errors++;
+			metrics_inc(METRIC_PAGES, "failed");
+			job_fail(j, "network", "%s page %d failed: %s", rn, j->page_no,
+				 res->error ? res->error : curl_easy_strerror(res->code));
+		}
+		return;
+	}
+	if (res->status >= 200 && res->status < 300) {
+		page_done_ok(j);
+		return;
+	}
+	page_drop(j);
+	if (!(res->status == 403 && j->res == RES_PATIENT))
+		metrics_inc(METRIC_PAGES, "failed");
+	if (res->status == 401) {
+		tokens_invalidate(s->tok, pid(j));
+		if (!j->auth_retried) {
+			j->auth_retried = true;
+			j->page_no--;
+			s->stats.auth_retries++;
+			log_info("participant %s: access token refused (401); retrying %s page %d "
+				 "with a fresh one", pid(j), rn, j->page_no);
+			j->state = JS_READY;
+			return;
+		}
+		job_fail(j, "http_401", "%s page %d: the API refused a fresh access token (401)",
+			 rn, j->page_no);
+		return;
+	}
+	if (res->status == 403 && j->res == RES_PATIENT) {
+		const char *params[1] = { pid(j) };
+		char err[512];
+
+		log_info("participant %s: Patient refused (403): demographics withheld; "
+			 "continuing without them", pid(j));
+		if (store_cmd(s->d->db, "UPDATE bb.participant SET demographics = false,"
+			      " updated_at = now() WHERE participant_id = $1", 1, params,
+			      err, sizeof err) < 0)
+			log_error("participant %s: could not record withheld demographics: %s", pid(j), err);
+		j->lease.demographics = false;
+		free(j->url);
+		j->url = NULL;
+		job_continue(j);
+		return;
+	}
+	if (res->status == 429) {
+		int64_t wait = res->retry_after_s >= 0 ? res->retry_after_s : DEFAULT_RETRY_AFTER_S;
+
+		s->stats.http_429++;
+		log_info("participant %s: rate limited (429); waiting %lld s", pid(j), (long long)wait);
+		job_release_later(j, wait, false, NULL, NULL);
+		return;
+	}
+	if (res->status >= 500) {
+		s->stats.http_5xx++;
+		job_fail(j, "http_5xx", "%s page %d: HTTP %ld from the API", rn, j->page_no, res->status);
+		return;
+	}
+	if (res->status == 400 && !j->first_page) {
+		/* a stale next link (e.g. startIndex past a shrunk total): start the walk again */
+		const char *params[2] = { pid(j), rn };
+		char err[512];
+
+		store_cmd(s->d->db, "UPDATE bb.sync_cursor SET next_url = NULL, walk_total = NULL"
+			  " WHERE participant_id = $1 AND resource = $2", 2, params, err, sizeof err);
+	}
+	job_fail(j, res->status == 403 ? "http_403" : "http_4xx", "%s page %d: HTTP %ld from the API",
+		 rn, j->page_no, res->status);
+}
+
+static void on_token(void *ud, tokens_status st, const char *access_token)
+{
+	job *j = ud;
+	sync_engine *s = j->s;
+	const bb_config *c;
+	char err[512], name[160];
+	char *auth;
+	int rc;
+
+	c = s->d->cfg;
+	if (st != TOKENS_OK || s->draining) {
+		s->inflight--;
+		s->stats.inflight = s->inflight;
+		switch (st) {
+		case TOKENS_OK:
+		case TOKENS_ABORTED:
+			job_release_later(j, 0, false, NULL, NULL);
+			break;
+		case TOKENS_APP_DISABLED:
+			if (!s->app_disabled)
+				log_error("Blue Button refused the application (invalid_client); "
+					  "the sync stops for everyone until an admin clears bb.app_state");
+			s->app_disabled = true;
+			job_release_later(j, 0, false, NULL, NULL);
+			break;
+		case TOKENS_NO_GRANT:
+		case TOKENS_RECONSENT:
+			job_fail(j, "no_grant", "no usable grant (%s): the participant must enrol again",
+				 tokens_status_name(st));
+			break;
+		case TOKENS_IN_DOUBT:
+		case TOKENS_RETRY:
+		default:
+			job_fail(j, "token", "no access token now (%s)", tokens_status_name(st));
+			break;
+		}
+		return;
+	}
+	j->page_no++;
+	snprintf(name, sizeof name, "%s page %d", res_names[j->res], j->page_no);
+	page_drop(j);
+	j->ld = loader_get(s, pid(j), name);
+	auth = xasprintf("Authorization: Bearer %s", access_token);
+	rc = http_start(s->d->http, &(http_request){
+		.url = j->url,
+		.auth_header = auth,
+		.accept = "application/fhir+json",
+		.timeout_ms = (long)(c->api_timeout_s > 0 ? c->api_timeout_s : 60) * 1000L,
+		.max_body = c->max_page_bytes,
+		.on_data = on_data,
+		.on_done = on_done,
+		.ud = j,
+	}, err, sizeof err);
+	secure_zero(auth, strlen(auth));
+	free(auth);
+	if (rc < 0) {
+		s->inflight--;
+		s->stats.inflight = s->inflight;
+		job_fail(j, "internal", "could not start a request: %s", err);
+		return;
+	}
+	s->stats.requests++;
+	j->state = JS_XFER;
+}
+
+/* A slot and a bucket token are held: ask for the access token, then send. */
+static void job_send(job *j)
+{
+	sync_engine *s = j->s;
+
+	j->state = JS_TOKEN;
+	s->inflight++;
+	s->stats.inflight = s->inflight;
+	if (tokens_get_access(s->tok, pid(j), on_token, j) < 0) {
+		s->inflight--;
+		s->stats.inflight = s->inflight;
+		job_release_later(j, 0, false, NULL, NULL);
+	}
+}
+
+/* ---- leases ---- */
+
+static unsigned max_jobs(const sync_engine *s)
+{
+	int c = s->d->cfg->concurrency > 0 ? s->d->cfg->concurrency : 1;
+
+	return (unsigned)c * 2;
+}
+
+static void lease_more(sync_engine *s, int64_t now)
+{
+	const bb_config *c = s->d->cfg;
+	unsigned room = max_jobs(s) - s->active;
+	int limit = c->lease_batch > 0 ? c->lease_batch : 16;
+	sched_lease *l = NULL;
+	size_t n = 0;
+	char err[512];
+
+	if ((unsigned)limit > room)
+		limit = (int)room;
+	if (sched_lease_due(s->d->db, s->d->instance_id, limit, c->lease_s, &l, &n, err, sizeof err) < 0) {
+		log_error("could not lease due participants: %s", err);
+		s->next_poll_us = now + POLL_US;
+		return;
+	}
+	s->next_poll_us = n < (size_t)limit ? now + POLL_US : now;
+	for (size_t i = 0; i < n; i++) {
+		job *j = xcalloc(1, sizeof *j);
+
+		j->s = s;
+		j->lease = l[i];        /* takes the strings */
+		j->walk_total = -1;
+		list_append(s, j);
+		s->active++;
+		s->stats.active = s->active;
+		log_debug("participant %s: leased for sync", pid(j));
+		if (job_setup_resource(j) == 0)
+			job_complete(j);
+	}
+	free(l);
+}
+
+static void renew_leases(sync_engine *s, int64_t now)
+{
+	const bb_config *c = s->d->cfg;
+	const char **ids;
+	bool *still;
+	size_t n = 0, i = 0;
+	char err[512];
+
+	s->next_renew_us = now + (c->lease_s > 3 ? c->lease_s / 3 : 1) * 1000000LL;
+	if (!s->active)
+		return;
+	ids = xcalloc(s->active, sizeof *ids);
+	still = xcalloc(s->active, sizeof *still);
+	for (job *j = s->head; j; j = j->next)
+		ids[n++] = pid(j);
+	if (sched_renew(s->d->db, s->d->instance_id, ids, n, c->lease_s, still, err, sizeof err) < 0) {
+		log_error("could not renew sync leases: %s", err);
+	} else {
+		for (job *j = s->head, *nx; j; j = nx, i++) {
+			nx = j->next;
+			if (!still[i] && j->state == JS_READY) {
+				s->stats.leases_lost++;
+				log_warning("participant %s: lease lost; leaving it to the instance that holds it",
+					    pid(j));
+				job_end(j);
+			}
+			/* jobs with a transfer or token request find out when they commit */
+		}
+	}
+	free(ids);
+	free(still);
+}
+
+/* ---- subsystem ---- */
+
+static void *sync_start(bb_daemon *d, char *err, size_t errlen)
+{
+	sync_engine *s;
+
+	if (!d->tokens) {
+		snprintf(err, errlen, "the sync engine needs the token service, which is not running");
+		return NULL;
+	}
+	s = xcalloc(1, sizeof *s);
+	s->d = d;
+	s->tok = d->tokens;
+	tbucket_init(&s->bucket, d->cfg->request_rate, d->cfg->request_burst, now_mono_us());
+	d->sync = s;
+	return s;
+}
+
+static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
+{
+	sync_engine *s = self;
+	int64_t wake = INT64_MAX;
+	unsigned conc = (unsigned)(d->cfg->concurrency > 0 ? d->cfg->concurrency : 1);
+
+	if (!s->app_disabled && d->tokens && tokens_app_disabled(s->tok))
+		s->app_disabled = true;
+	if (now >= s->next_renew_us)
+		renew_leases(s, now);
+	if (!s->draining && !s->app_disabled) {
+		while (s->active < max_jobs(s) && now >= s->next_poll_us) {
+			unsigned before = s->active;
+
+			lease_more(s, now);
+			if (s->active == before)
+				break;
+		}
+		if (s->next_poll_us < wake)
+			wake = s->next_poll_us;
+	}
+	for (job *j = s->head, *nx; j; j = nx) {
+		nx = j->next;
+		if (j->state != JS_READY)
+			continue;
+		if (s->draining || s->app_disabled) {
+			job_release_later(j, 0, false, NULL, NULL);
+			continue;
+		}
+		if (s->inflight >= conc)
+			break;
+		if (!tbucket_take(&s->bucket, now)) {
+			int64_t at = tbucket_ready_at(&s->bucket, now);
+
+			if (at < wake)
+				wake = at;
+			break;
+		}
+		job_send(j);
+	}
+	if (s->next_renew_us < wake)
+		wake = s->next_renew_us;
+	return wake;
+}
+
+static void sync_drain(void *self, bb_daemon *d)
+{
+	sync_engine *s = self;
+
+	(void)d;
+	s->draining = true;
+}
+
+static bool sync_idle(void *self)
+{
+	const sync_engine *s = self;
+
+	return s->active == 0;
+}
+
+static void sync_reloaded(void *self, bb_daemon *d)
+{
+	sync_engine *s = self;
+
+	tbucket_set(&s->bucket, d->cfg->request_rate, d->cfg->request_burst);
+}
+
+static void sync_stop(void *self, bb_daemon *d)
+{
+	sync_engine *s = self;
+	char err[512];
+
+	/*
+	 * The loop has ended and http is gone; the token service (stopped after
+	 * us) drops the answers it still owes, so every job can go.
+	 */
+	s->draining = true;
+	while (s->head)
+		job_end(s->head);
+	if (sched_release_all(d->db, d->instance_id, err, sizeof err) < 0)
+		log_error("could not release the sync leases: %s", err);
+	for (size_t i = 0; i < s->npool; i++)
+		loader_free(s->pool[i]);
+	free(s->pool);
+	if (d->sync == s)
+		d->sync = NULL;
+	free(s);
+}
+
+const sync_stats *sync_get_stats(const sync_engine *s)
+{
+	return &s->stats;
+}
+
+const bb_subsystem sync_subsystem = {
+	.name = "sync",
+	.start = sync_start,
+	.tick = sync_tick,
+	.drain = sync_drain,
+	.idle = sync_idle,
+	.reloaded = sync_reloaded,
+	.stop = sync_stop,
+};
