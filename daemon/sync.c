@@ -294,24 +294,28 @@ static int job_setup_resource(job *j)
 	char err[512];
 
 	for (; j->res < RES_COUNT; j->res++) {
-		const char *params[2] = { pid(j), res_names[j->res] };
+		const char *cparams[3] = { pid(j), res_names[j->res], j->lease.due_at };
 		PGresult *r;
 
 		if (j->res == RES_PATIENT && !j->lease.demographics)
 			continue;
 		/*
 		 * done: the walk completed during the sync in progress (after the
-		 * participant's last complete sync), e.g. before a crash or a
-		 * failure of a later resource; it is not walked again now.
+		 * participant's last complete sync and after this sync became due),
+		 * e.g. before a crash or a failure of a later resource; it is not
+		 * walked again now.  A sync that became due later (sync-now, a new
+		 * enrolment after the grant died) walks it again: claims may have
+		 * landed since.
 		 */
 		r = store_exec(s->d->db,
 			       "SELECT c.next_url, c.walk_total, " ISO_UTC("c.walk_since") ", "
 			       ISO_UTC("c.watermark") ","
 			       " c.next_url IS NULL AND c.completed_at >"
 			       "   coalesce(p.last_sync_at, '-infinity'::timestamptz)"
+			       " AND c.completed_at > coalesce($3::timestamptz, 'infinity'::timestamptz)"
 			       " FROM bb.sync_cursor c JOIN bb.participant p USING (participant_id)"
 			       " WHERE c.participant_id = $1 AND c.resource = $2",
-			       2, params, err, sizeof err);
+			       3, cparams, err, sizeof err);
 		if (!r) {
 			job_fail(j, "database", "could not read the %s cursor: %s", res_names[j->res], err);
 			return -1;
