@@ -83,20 +83,6 @@ static const unsigned char special[256] = {
 	[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1, ['\\'] = 1,
 };
 
-static bool needs_quotes(const char *p, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	if (n == 0)
-		return true;    /* "" is the empty string; nothing at all is NULL */
-	if (u[0] == ' ' || u[0] == '\t' || u[n - 1] == ' ' || u[n - 1] == '\t')
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (special[u[i]])
-			return true;
-	return false;
-}
-
 /* Make room for `extra` more bytes (and the NUL) without going through sbuf_append. */
 static void reserve(sbuf *b, size_t extra)
 {
@@ -114,19 +100,23 @@ static void reserve(sbuf *b, size_t extra)
 /* Write one field at out (room for 2n + 2 bytes); returns the end. */
 static char *put_field(char *out, const flat_val *v)
 {
-	const char *p = v->p;
+	const unsigned char *p = (const unsigned char *)v->p;
+	size_t n = v->n, i;
 
 	if (!p)
 		return out;
-	if (!needs_quotes(p, v->n)) {
-		memcpy(out, p, v->n);
-		return out + v->n;
+	/* copy as is while nothing needs quoting (the common case: one pass) */
+	if (n > 0 && p[0] != ' ' && p[0] != '\t' && p[n - 1] != ' ' && p[n - 1] != '\t') {
+		for (i = 0; i < n && !special[p[i]]; i++)
+			out[i] = (char)p[i];
+		if (i == n)
+			return out + n;
 	}
 	*out++ = '"';
-	for (size_t i = 0; i < v->n; i++) {
+	for (i = 0; i < n; i++) {
 		if (p[i] == '"')
 			*out++ = '"';
-		*out++ = p[i];
+		*out++ = (char)p[i];
 	}
 	*out++ = '"';
 	return out;

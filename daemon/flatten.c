@@ -202,13 +202,14 @@ static const char *const key_names[] = { "", KEYS(K_NAME) };
 
 #define KEYHASH_SIZE 1024u
 
+/* Cheap hash of a key: length and three of its bytes (collisions probe on). */
 static uint32_t key_hash(const char *k, size_t n)
 {
-	uint32_t h = 2166136261u;
+	const unsigned char *u = (const unsigned char *)k;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)k[i]) * 16777619u;
-	return h;
+	if (n == 0)
+		return 0;
+	return (uint32_t)n * 131u + u[0] * 7u + u[n / 2] * 31u + u[n - 1] * 17u + u[(n - 1) / 3] * 3u;
 }
 
 /* ------------------------------------------------------------------ */
@@ -641,6 +642,7 @@ struct flattener {
 
 	uint16_t keyhash[KEYHASH_SIZE];
 	uint8_t keylen[K_COUNT];
+	child *trans;               /* child_of() for every (context, key) */
 
 	sbuf scratch;               /* building arrays and JSON at emit time */
 	flat_bundle_info bundle;
@@ -825,6 +827,10 @@ flattener *flatten_new(const row_sink *sink, int max_depth, size_t max_bytes)
 			h = (h + 1) & (KEYHASH_SIZE - 1);
 		f->keyhash[h] = (uint16_t)k;
 	}
+	f->trans = xcalloc((size_t)C_COUNT * K_COUNT, sizeof *f->trans);
+	for (int c = 0; c < C_COUNT; c++)
+		for (int k = 0; k < K_COUNT; k++)
+			f->trans[(size_t)c * K_COUNT + k] = child_of(c, k);
 	f->stats = &f->own_stats;
 	f->input = "input";
 	f->cur_item = f->cur_contained = -1;
@@ -843,6 +849,7 @@ void flatten_free(flattener *f)
 	for (int i = 0; i < V_COUNT; i++)
 		free(f->v[i].a);
 	free(f->frames);
+	free(f->trans);
 	free(f->participant);
 	free(f->pending_vtype);
 	free(f->deferred_path);
@@ -1817,8 +1824,6 @@ int flatten_key(flattener *f, const char *k, size_t n)
 	uint32_t h;
 	int id = K_NONE;
 
-	if (memchr(k, '\0', n))
-		return fail(f, "object key contains a NUL character");
 	if (path_seg_key(f, fr, k, n) < 0)
 		return -1;
 	h = key_hash(k, n) & (KEYHASH_SIZE - 1);
@@ -1831,6 +1836,9 @@ int flatten_key(flattener *f, const char *k, size_t n)
 		}
 		h = (h + 1) & (KEYHASH_SIZE - 1);
 	}
+	/* a known key cannot hold a NUL; an unknown one goes into element paths */
+	if (id == K_NONE && memchr(k, '\0', n))
+		return fail(f, "object key contains a NUL character");
 	if (id == K_NONE && fr->ctx == C_EXT && n > 5 && memcmp(k, "value", 5) == 0) {
 		/* a value[x] type we do not model: remember its name */
 		free(f->pending_vtype);
@@ -1874,7 +1882,7 @@ static int open_child(flattener *f, uint8_t shape, child *out)
 		}
 		return 0;
 	}
-	*out = child_of(fr->ctx, fr->key);
+	*out = f->trans[(size_t)fr->ctx * K_COUNT + fr->key];
 	if (!(out->shape & shape)) {
 		int wanted = out->shape;
 
@@ -2036,13 +2044,13 @@ int flatten_scalar(flattener *f, flat_scalar t, const char *p, size_t n)
 
 	if (f->depth == 0)
 		return fail(f, "expected an object");
-	if (t == FS_STRING && memchr(p, '\0', n))
-		return fail(f, "string contains a NUL character (\\u0000), which PostgreSQL text "
-			"cannot store");
 	if (open_child(f, SH_SCALAR, &c) < 0)
 		return -1;
 	if (c.ctx == C_SKIP)
-		return 0;
+		return 0;   /* not stored, so a NUL in it harms nothing */
+	if (t == FS_STRING && memchr(p, '\0', n))
+		return fail(f, "string contains a NUL character (\\u0000), which PostgreSQL text "
+			"cannot store");
 	if (fr->is_array)
 		return on_array_scalar(f, fr, t, p, n);
 	return on_scalar(f, fr, t, p, n);
@@ -2583,17 +2591,23 @@ static int emit_eob_rows(flattener *f, emitter *em)
 			return -1;
 	}
 
+	str element = { NULL, 0 }, last_rel = { NULL, 0 };
+
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
 		const ext *e = &AT(f, V_EXT, ext, i);
 		char ord[16];
 		size_t on = utoa(i + 1, ord);
-		str element = { NULL, 0 };
 
-		sbuf_reset(&f->scratch);
-		sbuf_puts(&f->scratch, r->rtype.p);
-		sbuf_append(&f->scratch, e->element.p, e->element.n);
-		if (sdup(f, &element, f->scratch.data, f->scratch.len) < 0)
-			return -1;
+		/* "ExplanationOfBenefit" + the relative path; neighbours often share it */
+		if (!last_rel.p || last_rel.n != e->element.n ||
+		    memcmp(last_rel.p, e->element.p, e->element.n) != 0) {
+			sbuf_reset(&f->scratch);
+			sbuf_puts(&f->scratch, r->rtype.p);
+			sbuf_append(&f->scratch, e->element.p, e->element.n);
+			if (sdup(f, &element, f->scratch.data, f->scratch.len) < 0)
+				return -1;
+			last_rel = e->element;
+		}
 		row[EX_EOB] = id;
 		row[EX_ORD] = (flat_val){ ord, on };
 		row[EX_ELEMENT] = V(element);
