@@ -557,6 +557,8 @@ typedef struct fin { int32_t bb; str variable, used_money, allowed_money, used_i
 typedef struct ins { str focal; ref cov; } ins;
 typedef struct ext {
 	int32_t item;
+	uint32_t idx;           /* position in its extension array */
+	uint32_t modifier;      /* 1: from modifierExtension */
 	str element, url, vtype, vsystem, vcode, vdisplay, vtext, vnum, vdate, vend;
 } ext;
 typedef struct issue { str severity, code, text, diagnostics; } issue;
@@ -1976,6 +1978,8 @@ static int new_object(flattener *f, frame *fr, const frame *parent)
 			ext *e = &AT(f, V_EXT, ext, k);
 
 			e->item = f->cur_item;
+			e->idx = parent->index - 1;
+			e->modifier = owner->key == K_modifierExtension;
 			if (sdup(f, &e->element, f->path.data ? f->path.data : "", owner->path_len) < 0)
 				return -1;
 		}
@@ -2360,6 +2364,69 @@ out:
 	return rc;
 }
 
+/* Element paths in natural order: array indexes compare as numbers. */
+static int path_cmp(str a, str b)
+{
+	uint32_t i = 0, j = 0;
+
+	while (i < a.n && j < b.n) {
+		char x = a.p[i], y = b.p[j];
+
+		if (x >= '0' && x <= '9' && y >= '0' && y <= '9') {
+			uint32_t i2 = i, j2 = j;
+
+			while (i2 < a.n && a.p[i2] >= '0' && a.p[i2] <= '9')
+				i2++;
+			while (j2 < b.n && b.p[j2] >= '0' && b.p[j2] <= '9')
+				j2++;
+			if (i2 - i != j2 - j)
+				return i2 - i < j2 - j ? -1 : 1;
+			for (; i < i2; i++, j++)
+				if (a.p[i] != b.p[j])
+					return a.p[i] < b.p[j] ? -1 : 1;
+			continue;
+		}
+		if (x != y)
+			return (unsigned char)x < (unsigned char)y ? -1 : 1;
+		i++;
+		j++;
+	}
+	return (a.n - i) == (b.n - j) ? 0 : (a.n - i) < (b.n - j) ? -1 : 1;
+}
+
+static int ext_cmp(const void *pa, const void *pb, void *arg)
+{
+	const ext *v = arg;
+	const ext *a = &v[*(const uint32_t *)pa], *b = &v[*(const uint32_t *)pb];
+	int c = path_cmp(a->element, b->element);
+
+	if (c)
+		return c;
+	if (a->modifier != b->modifier)
+		return a->modifier < b->modifier ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/*
+ * The extensions in an order that does not depend on the order of keys in
+ * the JSON: by element path, then position in their array.
+ */
+static uint32_t *ext_order(flattener *f)
+{
+	uint32_t n = f->v[V_EXT].n;
+	uint32_t *order;
+
+	if (n == 0)
+		return NULL;
+	order = (uint32_t *)(void *)arena_alloc(f, (size_t)n * sizeof *order);
+	if (!order)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	qsort_r(order, n, sizeof *order, ext_cmp, f->v[V_EXT].a);
+	return order;
+}
+
 static int emit_eob_rows(flattener *f, emitter *em)
 {
 	const resource *r = &f->res;
@@ -2592,9 +2659,12 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	}
 
 	str element = { NULL, 0 }, last_rel = { NULL, 0 };
+	uint32_t *order = ext_order(f);
 
+	if (f->v[V_EXT].n && !order)
+		return -1;
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
-		const ext *e = &AT(f, V_EXT, ext, i);
+		const ext *e = &AT(f, V_EXT, ext, order[i]);
 		char ord[16];
 		size_t on = utoa(i + 1, ord);
 
@@ -2673,13 +2743,17 @@ static void json_field(sbuf *b, const char *name, str v, bool raw)
 static flat_val extensions_json(flattener *f)
 {
 	sbuf *b = &f->scratch;
+	uint32_t *order;
 
 	if (f->v[V_EXT].n == 0)
+		return VNULL;
+	order = ext_order(f);
+	if (!order)
 		return VNULL;
 	sbuf_reset(b);
 	sbuf_putc(b, '[');
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
-		const ext *e = &AT(f, V_EXT, ext, i);
+		const ext *e = &AT(f, V_EXT, ext, order[i]);
 
 		if (i)
 			sbuf_putc(b, ',');
