@@ -229,14 +229,26 @@ static int job_setup_resource(job *j)
 
 		if (j->res == RES_PATIENT && !j->lease.demographics)
 			continue;
+		/*
+		 * done: the walk completed during the sync in progress (after the
+		 * participant's last complete sync), e.g. before a crash or a
+		 * failure of a later resource; it is not walked again now.
+		 */
 		r = store_exec(s->d->db,
-			       "SELECT next_url, walk_total, " ISO_UTC("walk_since") ", "
-			       ISO_UTC("watermark")
-			       " FROM bb.sync_cursor WHERE participant_id = $1 AND resource = $2",
+			       "SELECT c.next_url, c.walk_total, " ISO_UTC("c.walk_since") ", "
+			       ISO_UTC("c.watermark") ","
+			       " c.next_url IS NULL AND c.completed_at >"
+			       "   coalesce(p.last_sync_at, '-infinity'::timestamptz)"
+			       " FROM bb.sync_cursor c JOIN bb.participant p USING (participant_id)"
+			       " WHERE c.participant_id = $1 AND c.resource = $2",
 			       2, params, err, sizeof err);
 		if (!r) {
 			job_fail(j, "database", "could not read the %s cursor: %s", res_names[j->res], err);
 			return -1;
+		}
+		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 4)[0] == 't') {
+			PQclear(r);
+			continue;
 		}
 		free(j->url);
 		free(j->since);

@@ -19,14 +19,18 @@ record_tokens; cp "$tmp/tokens.now" "$tmp/before"
 tok() { awk -v id="$1" -v f="$2" '$1 == id {print $f}' "$tmp/before"; }
 withdraw() { expect_rc "$1" "$2" -- "$BBINGEST" -c "$CFG" withdraw "${@:3}"; echo "$errout" >>"$tmp/cmd.log"; }
 
-# claims rows of W2 and W1 to purge (as the loader would store them)
-for id in W1 W2; do
-  sql "INSERT INTO claims.eob (eob_id, participant_id, claim_type, fetched_at, api_version)
-       VALUES ('eob-$id-1', '$id', 'carrier', now(), 'v2'), ('eob-$id-2', '$id', 'pde', now(), 'v2');
-       INSERT INTO claims.eob_item (eob_id, sequence) VALUES ('eob-$id-1', 1), ('eob-$id-1', 2);
-       INSERT INTO bb.sync_cursor (participant_id, resource, pages) VALUES ('$id', 'ExplanationOfBenefit', 3)" >/dev/null \
-    || fail "could not insert claims rows"
-done
+# the daemon syncs W1 and W2 like everyone: wait for their claims to land
+wait_for 60 "SELECT count(DISTINCT participant_id) FROM bb.sync_cursor
+             WHERE participant_id IN ('W1', 'W2') AND resource = 'ExplanationOfBenefit'
+               AND completed_at IS NOT NULL" 2 "W1's and W2's claims are synced"
+w1_eobs=$(sql "SELECT count(*) FROM claims.eob WHERE participant_id = 'W1'")
+w2_eobs=$(sql "SELECT count(*) FROM claims.eob WHERE participant_id = 'W2'")
+[ "$w1_eobs" -gt 0 ] && [ "$w2_eobs" -gt 0 ] || fail "no claims synced for W1/W2 ($w1_eobs, $w2_eobs)"
+pass "W1 has $w1_eobs claims, W2 has $w2_eobs"
+# a purge reports the header rows it deletes: claims, patient and coverage
+w2_rows=$(sql "SELECT (SELECT count(*) FROM claims.eob WHERE participant_id = 'W2')
+                    + (SELECT count(*) FROM claims.patient WHERE participant_id = 'W2')
+                    + (SELECT count(*) FROM claims.coverage WHERE participant_id = 'W2')")
 
 echo "# withdraw without --purge"
 withdraw 0 "withdraw W1" W1
@@ -36,7 +40,7 @@ expect_eq "$(sql "SELECT state, withdrawn_at IS NOT NULL, next_sync_at IS NULL F
 expect_eq "$(sql "SELECT count(*) FROM bb.token WHERE participant_id = 'W1'")" 0 "W1's tokens are deleted"
 expect_eq "$(introspect "$(tok W1 2)")" false "W1's access token is dead at the sandbox"
 expect_eq "$(refresh_status "$(tok W1 3)")" 403 "W1's grant is gone at the sandbox (refresh: 403)"
-expect_eq "$(sql "SELECT count(*) FROM claims.eob WHERE participant_id = 'W1'")" 2 "without --purge the claims stay"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob WHERE participant_id = 'W1'")" "$w1_eobs" "without --purge the claims stay"
 expect_eq "$(sql "SELECT string_agg(event, ',' ORDER BY audit_id) FROM bb.audit WHERE participant_id = 'W1' AND event <> 'invited'")" \
   "enrolled,state_changed,state_changed,revoked,withdrawn" "audit: state change, revoked, withdrawn"
 withdraw 0 "withdraw W1 again" W1
@@ -47,9 +51,9 @@ expect_eq "$(introspect "$(tok W3 2)")" true "W3 is untouched"
 
 echo "# withdraw --purge, twice"
 withdraw 0 "withdraw --purge W2" --purge W2
-expect_match "$out" "purged 2 claims rows of participant W2" "it reports the purge"
+expect_match "$out" "purged $w2_rows claims rows of participant W2" "it reports the purge"
 expect_eq "$(sql "SELECT (SELECT count(*) FROM claims.eob WHERE participant_id = 'W2')
-                      + (SELECT count(*) FROM claims.eob_item WHERE eob_id LIKE 'eob-W2-%')
+                      + (SELECT count(*) FROM claims.eob_item i JOIN claims.eob e USING (eob_id) WHERE e.participant_id = 'W2')
                       + (SELECT count(*) FROM bb.sync_cursor WHERE participant_id = 'W2')
                       + (SELECT count(*) FROM bb.token WHERE participant_id = 'W2')
                       + (SELECT count(*) FROM bb.invitation WHERE participant_id = 'W2')
@@ -57,7 +61,7 @@ expect_eq "$(sql "SELECT (SELECT count(*) FROM claims.eob WHERE participant_id =
   "no claims rows (children cascade), cursors, tokens, invitations or authorizations of W2 remain"
 expect_eq "$(sql "SELECT patient_id IS NULL AND scopes IS NULL FROM bb.participant WHERE participant_id = 'W2'")" t \
   "the participant row keeps no patient id"
-expect_eq "$(sql "SELECT count(*) FROM claims.eob WHERE participant_id = 'W1'")" 2 "W1's claims are not touched"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob WHERE participant_id = 'W1'")" "$w1_eobs" "W1's claims are not touched"
 withdraw 0 "withdraw --purge W2 again" --purge W2
 expect_match "$out" "purged 0 claims rows" "the repeat purges nothing more"
 expect_eq "$(sql "SELECT count(*) FROM bb.audit WHERE participant_id = 'W2' AND event = 'purged'")" 2 "each purge is audited"
