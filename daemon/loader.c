@@ -468,14 +468,14 @@ void loader_abort(loader *l)
 {
 	PGresult *res;
 
-	/* a COPY cut short leaves the connection in COPY_IN: end it first */
-	if (PQtransactionStatus(l->conn) == PQTRANS_ACTIVE) {
-		PQputCopyEnd(l->conn, "aborted");
-		while ((res = PQgetResult(l->conn)) != NULL)
-			PQclear(res);
-	}
-	if (l->in_tx || PQtransactionStatus(l->conn) == PQTRANS_INERROR ||
-	    PQtransactionStatus(l->conn) == PQTRANS_INTRANS) {
+	/* the connection may be shared: touch only a transaction this loader began */
+	if (l->in_tx) {
+		/* a COPY cut short leaves the connection in COPY_IN: end it first */
+		if (PQtransactionStatus(l->conn) == PQTRANS_ACTIVE) {
+			PQputCopyEnd(l->conn, "aborted");
+			while ((res = PQgetResult(l->conn)) != NULL)
+				PQclear(res);
+		}
 		res = PQexec(l->conn, "ROLLBACK");
 		PQclear(res);
 	}
