@@ -11,7 +11,7 @@
 
 #include "util.h"
 
-#define FLUSH_AT (256u * 1024u)
+#define FLUSH_AT (128u * 1024u)   /* per table; buffers never grow past it */
 
 typedef struct table_out {
 	int fd;                 /* -1 in memory mode */
@@ -149,6 +149,9 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 		return -1;
 	for (int i = 0; i < ncols; i++)
 		need += cols[i].p ? 2 * cols[i].n + 2 : 0;
+	/* write out first, so the buffer keeps its size (memory stays flat) */
+	if (!c->memory && t->buf.len + need >= FLUSH_AT && write_all(c, t) < 0)
+		return -1;
 	reserve(&t->buf, need);
 	out = t->buf.data + t->buf.len;
 	for (int i = 0; i < ncols; i++) {
@@ -159,8 +162,6 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 	*out++ = '\n';
 	*out = '\0';
 	t->buf.len = (size_t)(out - t->buf.data);
-	if (!c->memory && t->buf.len >= FLUSH_AT)
-		return write_all(c, t);
 	return 0;
 }
 
@@ -197,6 +198,8 @@ static csvout *alloc_out(bool memory)
 
 		t->fd = -1;
 		sbuf_init(&t->buf, 0);
+		if (!memory)
+			reserve(&t->buf, FLUSH_AT);
 		for (int k = 0; k < flat_tables[i].ncols; k++) {
 			if (k)
 				sbuf_putc(&t->buf, ',');

@@ -6,8 +6,8 @@
 
 #include "util.h"
 
-#define DEFAULT_BATCH ((size_t)4 << 20)
-#define COPY_PIECE ((size_t)1 << 20)
+#define DEFAULT_BATCH ((size_t)1 << 20)
+#define COPY_PIECE ((size_t)256 << 10)
 
 /* ids of one kind (EOB, Patient, Coverage) in the current batch */
 typedef struct idset {
