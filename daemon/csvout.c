@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,23 +98,54 @@ static void reserve(sbuf *b, size_t extra)
 	b->cap = cap;
 }
 
-/* Write one field at out (room for 2n + 2 bytes); returns the end. */
-static char *put_field(char *out, const flat_val *v)
+/* Does the 8-byte word hold the byte b?  (the classic SWAR zero-byte test) */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+static inline uint64_t has_byte(uint64_t w, unsigned char b)
+{
+	uint64_t x = w ^ (ONES * b);
+
+	return (x - ONES) & ~x & HIGHS;
+}
+
+/* True if p[0..n) holds a byte that forces quoting; 8 bytes at a time. */
+static bool has_special(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (has_byte(w, ',') | has_byte(w, '"') | has_byte(w, '\n') | has_byte(w, '\r') |
+		    has_byte(w, '\\'))
+			return true;
+	}
+	for (; i < n; i++)
+		if (special[p[i]])
+			return true;
+	return false;
+}
+
+/*
+ * Write one field at out (room for 2n + 2 bytes); returns the end.  Values of
+ * numeric, integer, date, timestamp and boolean columns never need quoting
+ * (plain: the flattener validated them) and are copied as they are.
+ */
+static char *put_field(char *out, const flat_val *v, bool plain)
 {
 	const unsigned char *p = (const unsigned char *)v->p;
-	size_t n = v->n, i;
+	size_t n = v->n;
 
 	if (!p)
 		return out;
-	/* copy as is while nothing needs quoting (the common case: one pass) */
-	if (n > 0 && p[0] != ' ' && p[0] != '\t' && p[n - 1] != ' ' && p[n - 1] != '\t') {
-		for (i = 0; i < n && !special[p[i]]; i++)
-			out[i] = (char)p[i];
-		if (i == n)
-			return out + n;
+	if (n > 0 && (plain || (p[0] != ' ' && p[0] != '\t' && p[n - 1] != ' ' && p[n - 1] != '\t' &&
+				!has_special(p, n)))) {
+		memcpy(out, p, n);
+		return out + n;
 	}
 	*out++ = '"';
-	for (i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '"')
 			*out++ = '"';
 		*out++ = (char)p[i];
@@ -155,9 +187,12 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 	reserve(&t->buf, need);
 	out = t->buf.data + t->buf.len;
 	for (int i = 0; i < ncols; i++) {
+		flat_coltype ty = flat_tables[table].columns[i].type;
+
 		if (i)
 			*out++ = ',';
-		out = put_field(out, &cols[i]);
+		out = put_field(out, &cols[i], ty == FC_NUMERIC || ty == FC_INT || ty == FC_DATE ||
+					       ty == FC_TIMESTAMPTZ || ty == FC_BOOL);
 	}
 	*out++ = '\n';
 	*out = '\0';

@@ -1980,7 +1980,16 @@ static int new_object(flattener *f, frame *fr, const frame *parent)
 			e->item = f->cur_item;
 			e->idx = parent->index - 1;
 			e->modifier = owner->key == K_modifierExtension;
-			if (sdup(f, &e->element, f->path.data ? f->path.data : "", owner->path_len) < 0)
+			if (k > 0) {
+				/* siblings share one copy of their element path */
+				const ext *prev = &AT(f, V_EXT, ext, k - 1);
+
+				if (prev->element.n == owner->path_len &&
+				    memcmp(prev->element.p, f->path.data, owner->path_len) == 0)
+					e->element = prev->element;
+			}
+			if (!e->element.p &&
+			    sdup(f, &e->element, f->path.data ? f->path.data : "", owner->path_len) < 0)
 				return -1;
 		}
 		break;
@@ -2398,7 +2407,7 @@ static int ext_cmp(const void *pa, const void *pb, void *arg)
 {
 	const ext *v = arg;
 	const ext *a = &v[*(const uint32_t *)pa], *b = &v[*(const uint32_t *)pb];
-	int c = path_cmp(a->element, b->element);
+	int c = a->element.p == b->element.p ? 0 : path_cmp(a->element, b->element);
 
 	if (c)
 		return c;
@@ -2423,7 +2432,13 @@ static uint32_t *ext_order(flattener *f)
 		return NULL;
 	for (uint32_t i = 0; i < n; i++)
 		order[i] = i;
-	qsort_r(order, n, sizeof *order, ext_cmp, f->v[V_EXT].a);
+	/* usually already in order (the common key order): check before sorting */
+	for (uint32_t i = 1; i < n; i++) {
+		if (ext_cmp(&order[i - 1], &order[i], f->v[V_EXT].a) > 0) {
+			qsort_r(order, n, sizeof *order, ext_cmp, f->v[V_EXT].a);
+			break;
+		}
+	}
 	return order;
 }
 
@@ -2669,8 +2684,7 @@ static int emit_eob_rows(flattener *f, emitter *em)
 		size_t on = utoa(i + 1, ord);
 
 		/* "ExplanationOfBenefit" + the relative path; neighbours often share it */
-		if (!last_rel.p || last_rel.n != e->element.n ||
-		    memcmp(last_rel.p, e->element.p, e->element.n) != 0) {
+		if (last_rel.p != e->element.p) {
 			sbuf_reset(&f->scratch);
 			sbuf_puts(&f->scratch, r->rtype.p);
 			sbuf_append(&f->scratch, e->element.p, e->element.n);
