@@ -614,7 +614,9 @@ typedef struct frame {
 	uint16_t aux;           /* ref frames' identifier: the ref's context */
 	int32_t obj;            /* model object this container fills, or -1 */
 	uint32_t index;         /* arrays: elements seen */
-	uint32_t path_len;      /* length of path up to this container */
+	uint32_t kstart, klen;  /* maps: text of an unknown current key in ktext */
+	uint8_t has_key;        /* maps: a key was seen */
+	str epath;              /* element path of this map, once an extension needed it */
 } frame;
 
 struct flattener {
@@ -633,7 +635,8 @@ struct flattener {
 	uint64_t entry_index;
 	int depth;
 	frame *frames;              /* [max_depth + 1] */
-	sbuf path;
+	sbuf path;                  /* element paths are built here when needed */
+	sbuf ktext;                 /* text of the unknown keys on the frame stack */
 	char *pending_vtype;        /* "valueXxx" key text of an unknown value[x] */
 	size_t pending_vtype_len;
 
@@ -672,6 +675,7 @@ static int fail(flattener *f, const char *fmt, ...)
 }
 
 static bool ours(str rtype);
+static const char *build_path(flattener *f, int upto);
 
 /*
  * A problem with the data of one element (wrong shape, wrong type, number
@@ -698,7 +702,11 @@ static int data_err(flattener *f, const char *fmt, ...)
 	vsnprintf(f->deferred, sizeof f->deferred, fmt, ap);
 	va_end(ap);
 	free(f->deferred_path);
-	f->deferred_path = xstrndup(f->path.data ? f->path.data : "", f->path.len);
+	{
+		const char *path = build_path(f, f->depth);
+
+		f->deferred_path = xstrdup(path ? path : "");
+	}
 	return 0;
 }
 
@@ -813,11 +821,8 @@ flattener *flatten_new(const row_sink *sink, int max_depth, size_t max_bytes)
 	f->max_depth = max_depth > 0 ? max_depth : 64;
 	f->max_bytes = max_bytes ? max_bytes : (size_t)16 << 20;
 	f->frames = xcalloc((size_t)f->max_depth + 2, sizeof *f->frames);
-	/* the element path: one fixed buffer (it is reset, never grown) */
-	sbuf_init(&f->path, 0);
-	f->path.cap = 65536;
-	f->path.data = xmalloc(f->path.cap);
-	f->path.data[0] = '\0';
+	sbuf_init(&f->path, (size_t)1 << 20);
+	sbuf_init(&f->ktext, 65536);
 	sbuf_init(&f->scratch, 0);
 	for (int i = 0; i < V_COUNT; i++)
 		f->v[i].esz = vec_esz[i];
@@ -858,6 +863,7 @@ void flatten_free(flattener *f)
 	free(f->bundle_next);
 	free(f->bundle_updated);
 	sbuf_free(&f->path);
+	sbuf_free(&f->ktext);
 	sbuf_free(&f->scratch);
 	free(f);
 }
@@ -894,9 +900,10 @@ const char *flatten_path(flattener *f)
 {
 	const char *rt = f->res.rtype.p ? f->res.rtype.p : "resource";
 
+	const char *path = build_path(f, f->depth);
+
 	f->scratch.len = 0;
-	if (sbuf_puts(&f->scratch, rt) < 0 ||
-	    sbuf_append(&f->scratch, f->path.data ? f->path.data : "", f->path.len) < 0)
+	if (!path || sbuf_puts(&f->scratch, rt) < 0 || sbuf_append(&f->scratch, path, f->path.len) < 0)
 		return rt;
 	return f->scratch.data;
 }
@@ -911,6 +918,7 @@ static void model_reset(flattener *f)
 	f->cur_item = f->cur_contained = -1;
 	f->depth = 0;
 	sbuf_reset(&f->path);
+	sbuf_reset(&f->ktext);
 	f->err[0] = '\0';
 	f->deferred[0] = '\0';
 }
@@ -1786,38 +1794,65 @@ static size_t utoa(uint32_t v, char *buf)
 	return k;
 }
 
-/* Append to the element path; it never grows past its fixed maximum. */
-static int path_append(flattener *f, const char *p, size_t n)
+/*
+ * The element path of the frames 1..upto, e.g. ".item[2].adjudication[0]":
+ * each frame adds the step to its child (a map its current key, an array
+ * the index of its current element).  Built only when needed (extensions,
+ * errors); parsing keeps no path.  Returns f->path's text or NULL.
+ */
+static const char *build_path(flattener *f, int upto)
 {
-	if (f->path.len + n >= f->path.cap)
-		return fail(f, "element path is longer than %zu bytes", f->path.cap - 1);
-	memcpy(f->path.data + f->path.len, p, n);
-	f->path.len += n;
-	return 0;
-}
+	sbuf *b = &f->path;
 
-static int path_seg_key(flattener *f, const frame *fr, const char *k, size_t n)
-{
-	f->path.len = fr->path_len;
-	if (n > 0 && k[0] == '_') {    /* "_birthDate": extensions of a primitive */
-		k++;
-		n--;
+	sbuf_reset(b);
+	for (int i = 1; i <= upto; i++) {
+		const frame *fr = &f->frames[i];
+
+		if (fr->is_array) {
+			char buf[16];
+			size_t n;
+
+			if (fr->index == 0)
+				continue;
+			buf[0] = '[';
+			n = 1 + utoa(fr->index - 1, buf + 1);
+			buf[n++] = ']';
+			if (sbuf_append(b, buf, n) < 0)
+				return NULL;
+		} else if (fr->has_key) {
+			const char *k = fr->klen ? f->ktext.data + fr->kstart : key_names[fr->key];
+			size_t n = fr->klen ? fr->klen : f->keylen[fr->key];
+
+			if (n > 0 && k[0] == '_') {    /* "_birthDate": extensions of a primitive */
+				k++;
+				n--;
+			}
+			if (sbuf_putc(b, '.') < 0 || sbuf_append(b, k, n) < 0)
+				return NULL;
+		}
 	}
-	if (path_append(f, ".", 1) < 0 || path_append(f, k, n) < 0)
-		return -1;
-	return 0;
+	return b->data ? b->data : "";
 }
 
-static int path_seg_index(flattener *f, const frame *fr, uint32_t i)
+/* Equal keys of length n: two overlapping 8-byte loads cover keys up to 16 bytes. */
+static inline bool key_eq(const char *a, const char *b, size_t n)
 {
-	char buf[16];
-	size_t n;
+	uint64_t x, y, x2, y2;
 
-	f->path.len = fr->path_len;
-	buf[0] = '[';
-	n = 1 + utoa(i, buf + 1);
-	buf[n++] = ']';
-	return path_append(f, buf, n);
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&x2, a + n - 8, 8);
+		memcpy(&y2, b + n - 8, 8);
+		return ((x ^ y) | (x2 ^ y2)) == 0;
+	}
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			if (a[i] != b[i])
+				return false;
+		return true;
+	}
+	return memcmp(a, b, n) == 0;
 }
 
 int flatten_key(flattener *f, const char *k, size_t n)
@@ -1826,13 +1861,13 @@ int flatten_key(flattener *f, const char *k, size_t n)
 	uint32_t h;
 	int id = K_NONE;
 
-	if (path_seg_key(f, fr, k, n) < 0)
-		return -1;
+	fr->has_key = 1;
+	fr->klen = 0;
 	h = key_hash(k, n) & (KEYHASH_SIZE - 1);
 	while (f->keyhash[h]) {
 		int cand = f->keyhash[h];
 
-		if (f->keylen[cand] == n && memcmp(key_names[cand], k, n) == 0) {
+		if (f->keylen[cand] == n && key_eq(key_names[cand], k, n)) {
 			id = cand;
 			break;
 		}
@@ -1849,6 +1884,13 @@ int flatten_key(flattener *f, const char *k, size_t n)
 		id = K_VALUE_OTHER;
 	}
 	fr->key = (uint16_t)id;
+	if (id == K_NONE || id == K_VALUE_OTHER) {
+		/* keep the text for element paths; the frames above start after it */
+		f->ktext.len = fr->kstart;
+		if (sbuf_append(&f->ktext, k, n) < 0)
+			return fail(f, "object keys along one path are longer than 65536 bytes");
+		fr->klen = (uint32_t)n;
+	}
 	return 0;
 }
 
@@ -1870,8 +1912,6 @@ static int open_child(flattener *f, uint8_t shape, child *out)
 		out->shape = shape;
 		out->elem = SH_ANY;
 		fr->index++;
-		if (shape != SH_SCALAR && path_seg_index(f, fr, fr->index - 1) < 0)
-			return -1;
 		return 0;
 	}
 	if (fr->ctx == C_EXT && fr->key == K_VALUE_OTHER) {
@@ -1912,7 +1952,11 @@ static int push(flattener *f, uint16_t ctx, bool is_array, uint8_t elem)
 	fr->aux = parent->aux;
 	fr->obj = parent->obj;
 	fr->index = 0;
-	fr->path_len = (uint32_t)f->path.len;
+	fr->has_key = 0;
+	fr->klen = 0;
+	fr->kstart = (uint32_t)(parent->kstart + parent->klen);
+	fr->epath.p = NULL;
+	fr->epath.n = 0;
 	return 0;
 }
 
@@ -1971,7 +2015,7 @@ static int new_object(flattener *f, frame *fr, const frame *parent)
 		break;
 	case C_EXT: {
 		/* the element the extension belongs to: the map holding "extension" */
-		const frame *owner = &f->frames[f->depth - 2];
+		frame *owner = &f->frames[f->depth - 2];
 
 		k = vpush(f, V_EXT);
 		if (k >= 0) {
@@ -1980,17 +2024,16 @@ static int new_object(flattener *f, frame *fr, const frame *parent)
 			e->item = f->cur_item;
 			e->idx = parent->index - 1;
 			e->modifier = owner->key == K_modifierExtension;
-			if (k > 0) {
-				/* siblings share one copy of their element path */
-				const ext *prev = &AT(f, V_EXT, ext, k - 1);
+			if (!owner->epath.p) {
+				/* once per element: its extensions share the copy */
+				const char *path = build_path(f, f->depth - 3);
 
-				if (prev->element.n == owner->path_len &&
-				    memcmp(prev->element.p, f->path.data, owner->path_len) == 0)
-					e->element = prev->element;
+				if (!path)
+					return fail(f, "element path is longer than 1048576 bytes");
+				if (sdup(f, &owner->epath, path, f->path.len) < 0)
+					return -1;
 			}
-			if (!e->element.p &&
-			    sdup(f, &e->element, f->path.data ? f->path.data : "", owner->path_len) < 0)
-				return -1;
+			e->element = owner->epath;
 		}
 		break;
 	}
@@ -2046,7 +2089,6 @@ int flatten_start_array(flattener *f)
 int flatten_end_array(flattener *f)
 {
 	f->depth--;
-	f->path.len = f->frames[f->depth].path_len;
 	return 0;
 }
 
@@ -2078,7 +2120,6 @@ int flatten_end_map(flattener *f)
 	int32_t o = fr->obj;
 
 	f->depth--;
-	f->path.len = f->frames[f->depth].path_len;
 	switch (ctx) {
 	case C_CODING: {
 		/* frames: CC map (depth - 1), coding array (depth), this coding */

@@ -2,8 +2,11 @@
 # Benchmark of the hot path (design.md section 7), measured side by side in
 # one run on the same bytes.  Not part of the test suite:
 #
-#   tests/bench/bench_flatten.sh [BUILD_DIR [MB]]        (default: build, 300)
+#   tests/bench/bench_flatten.sh [BUILD_DIR [MB]]   (default: build-release, 300)
 #
+# Without BUILD_DIR it configures and builds build-release (buildtype=release,
+# LTO), as a benchmark should; the test builds (debugoptimized, sanitizers)
+# are slower.
 # Builds an NDJSON input of at least MB megabytes from every EOB in the real
 # fixtures ($BB_FIXTURES or ../shared/fixtures/bluebutton) with fresh ids, then
 # prints:
@@ -18,7 +21,12 @@
 # Needs pg_virtualenv (postgresql-15), json_verify (yajl-tools), jq, GNU time.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=$(cd "${1:-$here/build}" && pwd)
+if [ -z "${1:-}" ] && [ -z "${BENCH_IN_PG:-}" ]; then
+  [ -f "$here/build-release/build.ninja" ] ||
+    meson setup "$here/build-release" "$here" -Dbuildtype=release -Db_lto=true >/dev/null
+  ninja -C "$here/build-release" daemon/bbingest >/dev/null
+fi
+build=$(cd "${1:-$here/build-release}" && pwd)
 mb=${2:-300}
 bb="$build/daemon/bbingest"
 fixtures=${BB_FIXTURES:-$here/../shared/fixtures/bluebutton}
