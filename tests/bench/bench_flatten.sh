@@ -108,18 +108,12 @@ echo "rows written: $((rows - 11)) in 11 CSV files, $(du -sm "$csvdir" | cut -f1
 
 # ---------------------------------------------------------------- load
 echo
-echo "== load into PostgreSQL 15 (fresh tables each time)"
+echo "== load into PostgreSQL 15 (fresh tables each time; COPY and load best of 2, alternating)"
 export PGDATABASE=bench
 createdb bench
 "$bb" migrate >/dev/null
 reset_tables() { psql -X -q -c "TRUNCATE claims.eob, claims.patient, claims.coverage CASCADE" 2>/dev/null; psql -X -q -c "CHECKPOINT"; }
 
-reset_tables
-measure load "$bb" load big.ndjson
-n_loaded=$(psql -X -A -t -c "SELECT count(*) FROM claims.eob")
-[ "$n_loaded" -eq "$eobs" ] || { echo "load stored $n_loaded EOBs, expected $eobs" >&2; exit 1; }
-
-reset_tables
 {
   echo "BEGIN;"
   for t in eob eob_item eob_item_adjudication eob_diagnosis eob_procedure eob_care_team \
@@ -128,7 +122,19 @@ reset_tables
   done
   echo "COMMIT;"
 } >copy.sql
-measure copy psql -X -q -v ON_ERROR_STOP=1 -f copy.sql
+# COPY and load alternate, twice; the best of each counts (the machine is shared)
+bl="" bc="" cl=""
+for round in 1 2; do
+  reset_tables
+  measure copy psql -X -q -v ON_ERROR_STOP=1 -f copy.sql
+  if [ -z "$bc" ] || awk -v a="$T_copy" -v b="$bc" 'BEGIN { exit !(a < b) }'; then bc=$T_copy; fi
+  reset_tables
+  measure load "$bb" load big.ndjson
+  n_loaded=$(psql -X -A -t -c "SELECT count(*) FROM claims.eob")
+  [ "$n_loaded" -eq "$eobs" ] || { echo "load stored $n_loaded EOBs, expected $eobs" >&2; exit 1; }
+  if [ -z "$bl" ] || awk -v a="$T_load" -v b="$bl" 'BEGIN { exit !(a < b) }'; then bl=$T_load; cl=$C_load; fi
+done
+T_copy=$bc T_load=$bl C_load=$cl
 
 reset_tables
 psql -X -q -c "DROP TABLE IF EXISTS raw_eob; CREATE UNLOGGED TABLE raw_eob (doc jsonb)"
