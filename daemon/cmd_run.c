@@ -18,8 +18,6 @@ static const char usage[] =
 int cmd_run(cli_ctx *ctx, int argc, char **argv)
 {
 	bb_config *cfg = NULL;
-	vault *v;
-	char err[1024];
 	int rc;
 
 	rc = cli_parse(ctx, argc, argv, NULL, usage);
@@ -33,12 +31,16 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
 	if (rc != EX_OK)
 		return rc;
 	log_init("bbingest", cfg->log_level, cfg->log_format);
-	/* config_load resolved vault.key_file or vault.key_credential to a path */
-	v = vault_open_key(cfg->vault_key_path, NULL, err, sizeof err);
-	if (!v) {
-		log_error("%s", err);
-		config_free(cfg);
-		return EX_CONFIG;
+	{
+		char err[1024];
+		vault *v = vault_open_key(cfg->vault_key_file, cfg->vault_key_credential,
+					  err, sizeof err);
+
+		if (!v) {
+			log_error("%s", err);
+			config_free(cfg);
+			return EX_CONFIG;
+		}
+		return daemon_run(cfg, ctx->config_path, v);
 	}
-	return daemon_run(cfg, ctx->config_path, v);
 }

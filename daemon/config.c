@@ -107,18 +107,18 @@ static const key_def keys[] = {
 	{ KEY("api", "version"), .type = KT_ENUM, FIELD(api_version), .names = version_names,
 	  .def = "v2", .doc = "API version" },
 	{ KEY("api", "client_id"), .type = KT_STRING, FIELD(client_id), .check = check_nonempty,
-	  .doc = "OAuth client id of the registered application (required by run and enrolment)" },
+	  .doc = "OAuth client id of the registered application (required by run)" },
 	{ KEY("api", "client_secret_file"), .type = KT_PATH, FIELD(client_secret_file),
 	  .reloadable = true,
-	  .doc = "file holding the client secret, read at load (or use client_secret_credential; "
-		 "never the secret itself in this file)" },
+	  .doc = "file holding the client secret, read at load; this or client_secret_credential "
+		 "is required by run (the secret itself never goes in this file)" },
 	{ KEY("api", "client_secret_credential"), .type = KT_STRING,
 	  FIELD(client_secret_credential), .check = check_credential_name, .tname = "name",
 	  .reloadable = true,
 	  .doc = "name of a systemd credential (LoadCredential=) holding the client secret" },
 	{ KEY("api", "redirect_uri"), .type = KT_STRING, FIELD(redirect_uri), .check = check_http_url,
 	  .tname = "URL",
-	  .doc = "redirect URI registered for the app; it must reach the listener's /callback" },
+	  .doc = "redirect URI registered for the app, reaching the listener's /callback (required by run)" },
 	{ KEY("api", "scopes"), .type = KT_LIST, FIELD(scopes), .off_count = offsetof(bb_config, n_scopes),
 	  .def = "launch/patient patient/Patient.rs patient/Coverage.rs patient/ExplanationOfBenefit.rs",
 	  .min = 1, .max = CONFIG_MAX_LIST_ITEMS, .reloadable = true,
@@ -138,7 +138,7 @@ static const key_def keys[] = {
 
 	/* vault */
 	{ KEY("vault", "key_file"), .type = KT_PATH, FIELD(vault_key_file),
-	  .doc = "file holding the token-sealing key (or use key_credential)" },
+	  .doc = "file holding the token-sealing key; this or key_credential is required by run" },
 	{ KEY("vault", "key_credential"), .type = KT_STRING, FIELD(vault_key_credential),
 	  .check = check_credential_name, .tname = "name",
 	  .doc = "name of a systemd credential holding the token-sealing key" },
@@ -151,7 +151,7 @@ static const key_def keys[] = {
 	  .min = 1, .max = 65535, .doc = "TCP port of the listener" },
 	{ KEY("listener", "public_url"), .type = KT_STRING, FIELD(public_url), .check = check_http_url,
 	  .tname = "URL",
-	  .doc = "base URL at which participants reach the listener (invitation links)" },
+	  .doc = "base URL at which participants reach the listener, for invitation links (required by run)" },
 
 	/* enrolment */
 	{ KEY("enrolment", "invite_expiry"), .type = KT_DURATION, FIELD(invite_expiry_s), .def = "14d",
@@ -961,6 +961,16 @@ static void syntax_error(loader *L)
 		fatal_problem(L, (ypos){ 0, 0 }, "out of memory while parsing YAML");
 		return;
 	}
+	/*
+	 * libyaml hands out events up to the broken spot; what was said about
+	 * them (say, a plain scalar that ran on into the next line) is likely
+	 * an echo of the same mistake, so the syntax error stands alone.
+	 */
+	while (L->rep->count > 0) {
+		L->rep->count--;
+		free(L->rep->messages[L->rep->count]);
+		free(L->rep->hints[L->rep->count]);
+	}
 	if (p->error == YAML_READER_ERROR)
 		pos = offset_pos(L, p->problem_offset);
 	else
@@ -1190,7 +1200,7 @@ static const char *suggest(const char *section, const char *name)
 			}
 		}
 	}
-	if (best && bd != SIZE_MAX && bd > 0 && close_enough(name, best, bd))
+	if (best && bd != SIZE_MAX && strcmp(name, best) != 0 && close_enough(name, best, bd))
 		return best;
 	return NULL;
 }
@@ -1223,13 +1233,17 @@ static void unknown_key(loader *L, ypos pos, const char *section, const char *na
 	const char *s = suggest(section, name);
 	char dotted[256];
 	char shown[96];
+	size_t o = 0;
 
 	/* quote the name escaped and shortened like any value */
 	quote_text(name, shown, sizeof shown);
-	if (section)
-		snprintf(dotted, sizeof dotted, "%s.%.*s", section, (int)(strlen(shown) - 2), shown + 1);
-	else
-		snprintf(dotted, sizeof dotted, "%.*s", (int)(strlen(shown) - 2), shown + 1);
+	shown[strlen(shown) - 1] = '\0';      /* the closing quote */
+	dotted[0] = '\0';
+	if (section) {
+		append(dotted, sizeof dotted, &o, section);
+		append(dotted, sizeof dotted, &o, ".");
+	}
+	append(dotted, sizeof dotted, &o, shown + 1);
 	if (s) {
 		problem(L, pos, NULL, "unknown key \"%s\" (did you mean \"%s\"?)", dotted, s);
 	} else {
@@ -1282,8 +1296,15 @@ static void set_scalar(loader *L, const key_def *k, yev *ev)
 	switch (k->type) {
 	case KT_STRING:
 	case KT_PATH: {
-		char *v = k->type == KT_PATH ? resolve_path(L, t) : xstrdup(t);
-		const char *what = k->check ? k->check(&v) : NULL;
+		const char *what;
+		char *v;
+
+		if (k->type == KT_PATH && !*t) {
+			wrong_type(L, k, ev, "a file path");
+			return;
+		}
+		v = k->type == KT_PATH ? resolve_path(L, t) : xstrdup(t);
+		what = k->check ? k->check(&v) : NULL;
 
 		if (what) {
 			wrong_type(L, k, ev, what);
@@ -1371,34 +1392,33 @@ static void set_scalar(loader *L, const key_def *k, yev *ev)
 static void set_list_value(loader *L, const key_def *k, yev *ev)
 {
 	char **items = NULL;
-	size_t n = 0;
+	size_t n = 0, kept = 0;     /* items seen; strings kept in ITEMS */
 	unsigned bits = 0;
 	bool ok = true;
 	ypos start = ev->pos;
 
 	while (yr_next(L, ev) && ev->kind != Y_SEQ_END) {
-		char idx[CONFIG_MAX_STRING_BYTES + 32], buf[128], wb[256];
+		char idx[160], buf[128], wb[256];
 
+		n++;
 		if (ev->bad) {
 			ok = false;
 			continue;
 		}
-		snprintf(idx, sizeof idx, "%s[%zu]", k->key, n + 1);
+		snprintf(idx, sizeof idx, "%s[%zu]", k->key, n);
 		if (ev->kind != Y_SCALAR || is_null(ev)) {
 			problem(L, ev->pos, NULL, "\"%s\" must be %s, not %s", idx,
 				k->type == KT_LIST ? "a string" : type_what(k, wb, sizeof wb),
 				is_null(ev) ? "empty" : describe(ev, buf, sizeof buf));
 			yr_skip(L, ev);
 			ok = false;
-			n++;
 			continue;
 		}
-		if (n >= CONFIG_MAX_LIST_ITEMS) {
-			if (n == CONFIG_MAX_LIST_ITEMS)
+		if (n > CONFIG_MAX_LIST_ITEMS) {
+			if (n == CONFIG_MAX_LIST_ITEMS + 1)
 				problem(L, ev->pos, NULL, "\"%s\" has more than %d items", k->key,
 					CONFIG_MAX_LIST_ITEMS);
 			ok = false;
-			n++;
 			continue;
 		}
 		if (k->type == KT_ENUM_LIST) {
@@ -1416,26 +1436,24 @@ static void set_list_value(loader *L, const key_def *k, yev *ev)
 				idx, describe(ev, buf, sizeof buf));
 			ok = false;
 		} else {
-			items = xreallocarray(items, n + 1, sizeof *items);
-			items[n] = ev->text;
+			items = xreallocarray(items, kept + 1, sizeof *items);
+			items[kept++] = ev->text;
 			ev->text = NULL;
 		}
-		n++;
 	}
 	if (ok && !L->fatal && n == 0)
 		problem(L, start, NULL, "\"%s\" must not be empty", k->key);
-	if (!ok || L->fatal || n == 0) {
-		for (size_t i = 0; items && i < n; i++)
+	if (!ok || L->fatal || n == 0 || k->type == KT_ENUM_LIST) {
+		for (size_t i = 0; i < kept; i++)
 			free(items[i]);
 		free(items);
+		if (ok && !L->fatal && n > 0) {
+			set_number(L->cfg, k, bits);
+			L->valued[k - keys] = true;
+		}
 		return;
 	}
-	if (k->type == KT_ENUM_LIST) {
-		free(items);
-		set_number(L->cfg, k, bits);
-	} else {
-		set_list(L->cfg, k, items, n);
-	}
+	set_list(L->cfg, k, items, kept);
 	L->valued[k - keys] = true;
 }
 
@@ -1972,7 +1990,7 @@ static const char *type_name(const key_def *k)
 	case KT_LIST:
 		return "list of strings";
 	case KT_ENUM_LIST:
-		return "list";
+		return "list of names";
 	}
 	return "?";
 }
@@ -2031,6 +2049,21 @@ static bool same_string(const char *a, const char *b)
 	return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
+static bool same_list(const bb_config *a, const bb_config *b, const key_def *k)
+{
+	const char *const *la = *(const char *const *const *)(const void *)((const char *)a + k->off);
+	const char *const *lb = *(const char *const *const *)(const void *)((const char *)b + k->off);
+	size_t na = *(const size_t *)(const void *)((const char *)a + k->off_count);
+	size_t nb = *(const size_t *)(const void *)((const char *)b + k->off_count);
+
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(la[i], lb[i]) != 0)
+			return false;
+	return true;
+}
+
 size_t config_unreloadable_changes(const bb_config *a, const bb_config *b, const char **out,
 				   size_t max)
 {
@@ -2059,9 +2092,10 @@ size_t config_unreloadable_changes(const bb_config *a, const bb_config *b, const
 			break;
 		case KT_DOUBLE:
 		case KT_BOOL:
-		case KT_LIST:
-			/* every key of these kinds is reloadable */
 			same = memcmp((const char *)a + k->off, (const char *)b + k->off, k->width) == 0;
+			break;
+		case KT_LIST:
+			same = same_list(a, b, k);
 			break;
 		}
 		if (!same) {

@@ -126,7 +126,7 @@ int config_load(const char *path, bool require_api, bb_config **out, config_repo
 /*
  * The same from memory: NAME is used in messages and as the directory that
  * relative paths in the file are resolved against.  DATA need not be
- * NUL-terminated.  Files the configuration names (client secret, key, CA)
+ * NUL-terminated.  Both functions initialise *report (free it in any case).  Files the configuration names (client secret, key, CA)
  * are read or checked as for config_load.
  */
 int config_load_buffer(const char *name, const char *data, size_t len, bool require_api,
@@ -137,17 +137,6 @@ void config_report_print(const config_report *report, FILE *out);
 
 void config_report_free(config_report *report);
 void config_free(bb_config *cfg);
-
-struct cli_ctx;
-
-/*
- * The configuration a command runs with: loads ctx->config_path; when
- * file_optional is set and the path is the default one (no -c, no
- * $BBINGEST_CONFIG) and does not exist, uses config_defaults().  Applies -d
- * over database.conninfo.  Prints every problem and returns EX_CONFIG, or
- * EX_OK with *out set (free with config_free).
- */
-int config_for_command(struct cli_ctx *ctx, bool require_api, bool file_optional, bb_config **out);
 
 /* "carrier" -> CLAIM_CARRIER; 0 if unknown */
 unsigned config_claim_type_bit(const char *name);

@@ -78,44 +78,58 @@ static int truncate_to(csvout *c, table_out *t, off_t mark)
 	return 0;
 }
 
+/* bytes that force quoting: , " CR LF and backslash (COPY's end-of-data \.) */
+static const unsigned char special[256] = {
+	[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1, ['\\'] = 1,
+};
+
 static bool needs_quotes(const char *p, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)p;
+
 	if (n == 0)
 		return true;    /* "" is the empty string; nothing at all is NULL */
-	if (p[0] == ' ' || p[0] == '\t' || p[n - 1] == ' ' || p[n - 1] == '\t')
+	if (u[0] == ' ' || u[0] == '\t' || u[n - 1] == ' ' || u[n - 1] == '\t')
 		return true;
-	for (size_t i = 0; i < n; i++) {
-		char ch = p[i];
-
-		if (ch == ',' || ch == '"' || ch == '\n' || ch == '\r' || ch == '\\')
+	for (size_t i = 0; i < n; i++)
+		if (special[u[i]])
 			return true;
-	}
 	return false;
 }
 
-static void put_field(sbuf *b, const flat_val *v)
+/* Make room for `extra` more bytes (and the NUL) without going through sbuf_append. */
+static void reserve(sbuf *b, size_t extra)
+{
+	size_t cap;
+
+	if (b->cap > b->len + extra)
+		return;
+	cap = b->cap ? b->cap : 4096;
+	while (cap <= b->len + extra)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+/* Write one field at out (room for 2n + 2 bytes); returns the end. */
+static char *put_field(char *out, const flat_val *v)
 {
 	const char *p = v->p;
 
 	if (!p)
-		return;
+		return out;
 	if (!needs_quotes(p, v->n)) {
-		sbuf_append(b, p, v->n);
-		return;
+		memcpy(out, p, v->n);
+		return out + v->n;
 	}
-	sbuf_putc(b, '"');
-	for (size_t i = 0; i < v->n;) {
-		const char *q = memchr(p + i, '"', v->n - i);
-		size_t run = q ? (size_t)(q - (p + i)) : v->n - i;
-
-		sbuf_append(b, p + i, run);
-		i += run;
-		if (q) {
-			sbuf_append(b, "\"\"", 2);
-			i++;
-		}
+	*out++ = '"';
+	for (size_t i = 0; i < v->n; i++) {
+		if (p[i] == '"')
+			*out++ = '"';
+		*out++ = p[i];
 	}
-	sbuf_putc(b, '"');
+	*out++ = '"';
+	return out;
 }
 
 static int sink_begin(void *ud, flat_kind kind, const char *id, size_t idlen)
@@ -137,14 +151,24 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 	csvout *c = ud;
 	table_out *t = &c->t[table];
 
+	int ncols = flat_tables[table].ncols;
+	size_t need = (size_t)ncols + 1;
+	char *out;
+
 	if (c->failed)
 		return -1;
-	for (int i = 0; i < flat_tables[table].ncols; i++) {
+	for (int i = 0; i < ncols; i++)
+		need += cols[i].p ? 2 * cols[i].n + 2 : 0;
+	reserve(&t->buf, need);
+	out = t->buf.data + t->buf.len;
+	for (int i = 0; i < ncols; i++) {
 		if (i)
-			sbuf_putc(&t->buf, ',');
-		put_field(&t->buf, &cols[i]);
+			*out++ = ',';
+		out = put_field(out, &cols[i]);
 	}
-	sbuf_putc(&t->buf, '\n');
+	*out++ = '\n';
+	*out = '\0';
+	t->buf.len = (size_t)(out - t->buf.data);
 	if (!c->memory && t->buf.len >= FLUSH_AT)
 		return write_all(c, t);
 	return 0;

@@ -91,6 +91,34 @@ static void make_instance_id(bb_daemon *d)
 		 host, (long)getpid(), r[0], r[1], r[2], r[3]);
 }
 
+#define SWAP(field) do { \
+		__typeof__(next->field) t_ = next->field; \
+		next->field = old->field; \
+		old->field = t_; \
+	} while (0)
+
+/*
+ * The keys config.c marks not reloadable keep their running values in the
+ * new configuration (the database connection, the listener and the vault
+ * were made from them), until the next restart.
+ */
+static void keep_running_values(bb_config *old, bb_config *next)
+{
+	SWAP(api_base_url);
+	SWAP(api_version);
+	SWAP(client_id);
+	SWAP(redirect_uri);
+	SWAP(db_conninfo);
+	SWAP(vault_key_file);
+	SWAP(vault_key_credential);
+	SWAP(vault_key_path);
+	SWAP(listen_address);
+	SWAP(listen_port);
+	SWAP(public_url);
+}
+
+#undef SWAP
+
 /* Build, validate, swap; the running configuration stays on any error. */
 static bool reload(bb_daemon *d, const char *config_path)
 {
@@ -118,6 +146,7 @@ static bool reload(bb_daemon *d, const char *config_path)
 	n = config_unreloadable_changes(d->cfg, next, keys, sizeof keys / sizeof keys[0]);
 	for (size_t i = 0; i < n && i < sizeof keys / sizeof keys[0]; i++)
 		log_warning("\"%s\" changed; it takes effect at the next restart", keys[i]);
+	keep_running_values(d->cfg, next);
 	config_free(d->cfg);
 	d->cfg = next;
 	log_init("bbingest", d->cfg->log_level, d->cfg->log_format);
@@ -196,13 +225,15 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 	}
 	d.listener = start_listener(&d, self, nsub, err, sizeof err);
 	if (!d.listener) {
-		log_error("%s", err);
+		log_error("listener: %s; HINT: check listener.address and listener.port, or whether "
+			  "another process holds the port", err);
 		rc = EX_UNAVAILABLE;
 		goto stop;
 	}
 	watchdog_us = (int64_t)notify_watchdog_interval_us();
-	log_notice("bbingest %s running as %s%s", BBINGEST_VERSION, d.instance_id,
-		   watchdog_us ? " (systemd watchdog on)" : "");
+	log_notice("bbingest %s running as %s; listening on %s:%d%s", BBINGEST_VERSION,
+		   d.instance_id, d.cfg->listen_address, listener_port(d.listener),
+		   watchdog_us ? "; systemd watchdog on" : "");
 	notify_ready();
 
 	for (;;) {

@@ -6,9 +6,10 @@
  * lets each subsystem do its work.  Signal handlers only write a byte to the
  * self-pipe and set a flag; everything else happens in the loop.
  *
- * Subsystems (enrolment listener, token refresher, sync engine, ...) are
- * entries of a table in daemon.c with start/tick/drain/idle/stop hooks, so
- * adding one touches one line there.
+ * Subsystems (enrolment, token refresher, sync engine, health, ...) are
+ * entries of a table in daemon.c with start/routes/tick/drain/idle/stop
+ * hooks, so adding one touches one line there.  The daemon owns the one
+ * listener; subsystems hand it their routes.
  *
  * systemd (Type=notify, through notify.h): READY=1 once the database is
  * migrated, every subsystem started and the listener bound; WATCHDOG=1 from
@@ -51,7 +52,7 @@ typedef struct bb_daemon {
 	struct vault *vault;        /* token sealing */
 	struct tokens *tokens;      /* token service (tokens.h), set by its start hook */
 	struct sync_engine *sync;   /* sync engine (sync.h), set by its start hook */
-	listener *listener;         /* enrolment, health, metrics; up after every start */
+	listener *listener;         /* /enroll, /callback, /healthz, /metrics */
 	char instance_id[96];       /* host:pid:random, names leases */
 	bool draining;              /* stop taking new work */
 	int64_t started_us;         /* monotonic */
@@ -67,7 +68,13 @@ typedef struct bb_subsystem {
 	 * INT64_MAX for "only on activity".
 	 */
 	int64_t (*tick)(void *self, bb_daemon *d, int64_t now_us);
-	/* Extra descriptors to wait on (e.g. the listener); may be NULL. */
+	/*
+	 * Routes this subsystem serves on the daemon's one listener; called once
+	 * after every subsystem started, before the listener opens.  Returns how
+	 * many it wrote (at most max); may be NULL.
+	 */
+	size_t (*routes)(void *self, listener_route *out, size_t max);
+	/* Extra descriptors to wait on; may be NULL. */
 	unsigned (*fds)(void *self, struct curl_waitfd *out, unsigned max);
 	/* Take no new work from now on; may be NULL. */
 	void (*drain)(void *self, bb_daemon *d);
@@ -76,12 +83,6 @@ typedef struct bb_subsystem {
 	/* The configuration was swapped (SIGHUP); may be NULL. */
 	void (*reloaded)(void *self, bb_daemon *d);
 	void (*stop)(void *self, bb_daemon *d);
-	/*
-	 * Routes it serves on the one listener (listener.address:port); may be
-	 * NULL.  Called once, after every subsystem started: write at most max
-	 * routes to out (arg is usually self) and return how many.
-	 */
-	size_t (*routes)(void *self, listener_route *out, size_t max);
 } bb_subsystem;
 
 /* Run until asked to stop; takes ownership of cfg and v.  Returns an exit code. */

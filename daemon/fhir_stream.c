@@ -57,6 +57,7 @@ struct fhir_stream {
 	int skip_depth;
 	uint64_t entry_index;   /* 1-based number of the current entry */
 	uint64_t top_values;
+	int saw_text;           /* a byte other than whitespace was fed */
 	uint64_t fed;           /* bytes given to yajl before the current slice */
 	uint64_t events;
 	uint64_t quiet;         /* bytes since the last callback */
@@ -420,6 +421,7 @@ void fhir_stream_begin(fhir_stream *s, const char *name)
 	s->state = S_TOP;
 	s->depth = s->skip_depth = 0;
 	s->entry_index = s->top_values = s->fed = s->events = s->quiet = 0;
+	s->saw_text = 0;
 	memset(&s->stats, 0, sizeof s->stats);
 	s->cb_err[0] = s->err[0] = '\0';
 	flatten_set_context(s->root, s->name, &s->stats);
@@ -506,6 +508,9 @@ int fhir_stream_feed(fhir_stream *s, const void *buf, size_t len)
 		set_err(s, s->fed, "data after the end of the input");
 		return -1;
 	}
+	for (size_t i = 0; !s->saw_text && i < len; i++)
+		if (p[i] != ' ' && p[i] != '\n' && p[i] != '\r' && p[i] != '\t')
+			s->saw_text = 1;
 	while (len > 0) {
 		size_t n = len > FEED_SLICE ? FEED_SLICE : len;
 		uint64_t ev = s->events;
@@ -554,6 +559,11 @@ int fhir_stream_finish(fhir_stream *s)
 		return 0;
 	if (s->state == S_FAILED)
 		return -1;
+	if (!s->saw_text) {
+		set_err(s, s->fed, "empty input: no JSON value (expected a FHIR resource, a Bundle "
+			"or NDJSON)");
+		return -1;
+	}
 	st = yajl_complete_parse(s->h);
 	if (st != yajl_status_ok)
 		return fail_after_parse(s, st, s->fed);

@@ -640,6 +640,7 @@ struct flattener {
 	int32_t cur_item, cur_contained;
 
 	uint16_t keyhash[KEYHASH_SIZE];
+	uint8_t keylen[K_COUNT];
 
 	sbuf scratch;               /* building arrays and JSON at emit time */
 	flat_bundle_info bundle;
@@ -671,8 +672,9 @@ static bool ours(str rtype);
 /*
  * A problem with the data of one element (wrong shape, wrong type, number
  * out of range).  Whether it matters depends on the resource type, which may
- * only come at the end: keep the first one and decide in emit().  Returns 0:
- * parsing goes on, the element is not stored.
+ * only come at the end: keep the first one and decide in emit().  Returns 0
+ * (parsing goes on, the element is not stored), or -1 when the resource is
+ * already known to be one we flatten.
  */
 static int data_err(flattener *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int data_err(flattener *f, const char *fmt, ...)
@@ -681,6 +683,13 @@ static int data_err(flattener *f, const char *fmt, ...)
 
 	if (f->deferred[0] || (f->res.rtype.p && !ours(f->res.rtype)))
 		return 0;
+	if (f->res.rtype.p) {
+		/* the type is known and it is ours: fail now, at this byte */
+		va_start(ap, fmt);
+		vsnprintf(f->err, sizeof f->err, fmt, ap);
+		va_end(ap);
+		return -1;
+	}
 	va_start(ap, fmt);
 	vsnprintf(f->deferred, sizeof f->deferred, fmt, ap);
 	va_end(ap);
@@ -800,13 +809,18 @@ flattener *flatten_new(const row_sink *sink, int max_depth, size_t max_bytes)
 	f->max_depth = max_depth > 0 ? max_depth : 64;
 	f->max_bytes = max_bytes ? max_bytes : (size_t)16 << 20;
 	f->frames = xcalloc((size_t)f->max_depth + 2, sizeof *f->frames);
-	sbuf_init(&f->path, 65536);
+	/* the element path: one fixed buffer (it is reset, never grown) */
+	sbuf_init(&f->path, 0);
+	f->path.cap = 65536;
+	f->path.data = xmalloc(f->path.cap);
+	f->path.data[0] = '\0';
 	sbuf_init(&f->scratch, 0);
 	for (int i = 0; i < V_COUNT; i++)
 		f->v[i].esz = vec_esz[i];
 	for (int k = 1; k < K_VALUE_OTHER; k++) {
 		uint32_t h = key_hash(key_names[k], strlen(key_names[k])) & (KEYHASH_SIZE - 1);
 
+		f->keylen[k] = (uint8_t)strlen(key_names[k]);
 		while (f->keyhash[h])
 			h = (h + 1) & (KEYHASH_SIZE - 1);
 		f->keyhash[h] = (uint16_t)k;
@@ -1748,6 +1762,31 @@ static int on_coding(flattener *f, const frame *ccf, const coding *c)
 /* ------------------------------------------------------------------ */
 /* SAX events                                                         */
 
+/* Decimal text of v into buf (at least 11 bytes); returns its length. */
+static size_t utoa(uint32_t v, char *buf)
+{
+	char tmp[12];
+	size_t n = 0, k = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		buf[k++] = tmp[--n];
+	return k;
+}
+
+/* Append to the element path; it never grows past its fixed maximum. */
+static int path_append(flattener *f, const char *p, size_t n)
+{
+	if (f->path.len + n >= f->path.cap)
+		return fail(f, "element path is longer than %zu bytes", f->path.cap - 1);
+	memcpy(f->path.data + f->path.len, p, n);
+	f->path.len += n;
+	return 0;
+}
+
 static int path_seg_key(flattener *f, const frame *fr, const char *k, size_t n)
 {
 	f->path.len = fr->path_len;
@@ -1755,17 +1794,21 @@ static int path_seg_key(flattener *f, const frame *fr, const char *k, size_t n)
 		k++;
 		n--;
 	}
-	if (sbuf_putc(&f->path, '.') < 0 || sbuf_append(&f->path, k, n) < 0)
-		return fail(f, "element path is longer than 65536 bytes");
+	if (path_append(f, ".", 1) < 0 || path_append(f, k, n) < 0)
+		return -1;
 	return 0;
 }
 
 static int path_seg_index(flattener *f, const frame *fr, uint32_t i)
 {
+	char buf[16];
+	size_t n;
+
 	f->path.len = fr->path_len;
-	if (sbuf_printf(&f->path, "[%u]", i) < 0)
-		return fail(f, "element path is longer than 65536 bytes");
-	return 0;
+	buf[0] = '[';
+	n = 1 + utoa(i, buf + 1);
+	buf[n++] = ']';
+	return path_append(f, buf, n);
 }
 
 int flatten_key(flattener *f, const char *k, size_t n)
@@ -1780,10 +1823,10 @@ int flatten_key(flattener *f, const char *k, size_t n)
 		return -1;
 	h = key_hash(k, n) & (KEYHASH_SIZE - 1);
 	while (f->keyhash[h]) {
-		const char *kn = key_names[f->keyhash[h]];
+		int cand = f->keyhash[h];
 
-		if (strncmp(kn, k, n) == 0 && kn[n] == '\0') {
-			id = f->keyhash[h];
+		if (f->keylen[cand] == n && memcmp(key_names[cand], k, n) == 0) {
+			id = cand;
 			break;
 		}
 		h = (h + 1) & (KEYHASH_SIZE - 1);
@@ -2395,13 +2438,13 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	for (uint32_t i = 0; i < f->v[V_ADJ].n; i++) {
 		const adj *a = &AT(f, V_ADJ, adj, i);
 		char ord[16];
-		int on = snprintf(ord, sizeof ord, "%u", a->ordinal);
+		size_t on = utoa(a->ordinal, ord);
 
 		if (a->item < 0)
 			continue;   /* claim-level: eob_total */
 		row[AD_EOB] = id;
 		row[AD_ITEM] = V(AT(f, V_ITEM, item, a->item).seq);
-		row[AD_ORD] = (flat_val){ ord, (size_t)on };
+		row[AD_ORD] = (flat_val){ ord, on };
 		row[AD_CATEGORY] = V(a->category);
 		row[AD_VARIABLE] = V(a->variable);
 		row[AD_AMOUNT] = V(a->amount);
@@ -2462,10 +2505,10 @@ static int emit_eob_rows(flattener *f, emitter *em)
 		const supinfo *si = &AT(f, V_SUPINFO, supinfo, i);
 
 		char ord[16];
-		int on = snprintf(ord, sizeof ord, "%u", i + 1);
+		size_t on = utoa(i + 1, ord);
 
 		row[SI_EOB] = id;
-		row[SI_ORD] = (flat_val){ ord, (size_t)on };
+		row[SI_ORD] = (flat_val){ ord, on };
 		row[SI_SEQ] = V(si->seq);
 		row[SI_CATEGORY] = V(si->category);
 		row[SI_VARIABLE] = V(si->variable);
@@ -2492,11 +2535,11 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	for (uint32_t i = 0; i < f->v[V_TOTAL].n; i++) {
 		const total *to = &AT(f, V_TOTAL, total, i);
 		char ord[16];
-		int on = snprintf(ord, sizeof ord, "%u", i + 1);
+		size_t on = utoa(i + 1, ord);
 
 		row[TO_EOB] = id;
 		row[TO_KIND] = VL("total");
-		row[TO_ORD] = (flat_val){ ord, (size_t)on };
+		row[TO_ORD] = (flat_val){ ord, on };
 		row[TO_CATEGORY] = V(to->category);
 		row[TO_VARIABLE] = V(to->variable);
 		row[TO_AMOUNT] = V(to->amount);
@@ -2508,11 +2551,11 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	for (uint32_t i = 0; i < f->v[V_FIN].n; i++) {
 		const fin *fi = &AT(f, V_FIN, fin, i);
 		char ord[16];
-		int on = snprintf(ord, sizeof ord, "%u", i + 1);
+		size_t on = utoa(i + 1, ord);
 
 		row[TO_EOB] = id;
 		row[TO_KIND] = VL("benefit_balance");
-		row[TO_ORD] = (flat_val){ ord, (size_t)on };
+		row[TO_ORD] = (flat_val){ ord, on };
 		row[TO_CATEGORY] = fi->bb >= 0 ? V(AT(f, V_BBAL, bbal, fi->bb).category) : VNULL;
 		row[TO_VARIABLE] = V(fi->variable);
 		row[TO_AMOUNT] = V(fi->used_money.p ? fi->used_money : fi->allowed_money);
@@ -2524,13 +2567,13 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	for (uint32_t i = 0; i < f->v[V_ADJ].n; i++) {
 		const adj *a = &AT(f, V_ADJ, adj, i);
 		char ord[16];
-		int on = snprintf(ord, sizeof ord, "%u", a->ordinal);
+		size_t on = utoa(a->ordinal, ord);
 
 		if (a->item >= 0)
 			continue;
 		row[TO_EOB] = id;
 		row[TO_KIND] = VL("adjudication");
-		row[TO_ORD] = (flat_val){ ord, (size_t)on };
+		row[TO_ORD] = (flat_val){ ord, on };
 		row[TO_CATEGORY] = V(a->category);
 		row[TO_VARIABLE] = V(a->variable);
 		row[TO_AMOUNT] = V(a->amount);
@@ -2543,7 +2586,7 @@ static int emit_eob_rows(flattener *f, emitter *em)
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
 		const ext *e = &AT(f, V_EXT, ext, i);
 		char ord[16];
-		int on = snprintf(ord, sizeof ord, "%u", i + 1);
+		size_t on = utoa(i + 1, ord);
 		str element = { NULL, 0 };
 
 		sbuf_reset(&f->scratch);
@@ -2552,7 +2595,7 @@ static int emit_eob_rows(flattener *f, emitter *em)
 		if (sdup(f, &element, f->scratch.data, f->scratch.len) < 0)
 			return -1;
 		row[EX_EOB] = id;
-		row[EX_ORD] = (flat_val){ ord, (size_t)on };
+		row[EX_ORD] = (flat_val){ ord, on };
 		row[EX_ELEMENT] = V(element);
 		row[EX_ITEM] = e->item >= 0 ? V(AT(f, V_ITEM, item, e->item).seq) : VNULL;
 		row[EX_URL] = V(e->url);

@@ -267,45 +267,64 @@ static int sink_begin(void *ud, flat_kind kind, const char *id, size_t idlen)
 	return 0;
 }
 
-static void put_copy_value(sbuf *b, const flat_val *v)
+/* Make room for `extra` more bytes (and the NUL). */
+static void reserve(sbuf *b, size_t extra)
+{
+	size_t cap;
+
+	if (b->cap > b->len + extra)
+		return;
+	cap = b->cap ? b->cap : 65536;
+	while (cap <= b->len + extra)
+		cap *= 2;
+	b->data = xrealloc(b->data, cap);
+	b->cap = cap;
+}
+
+/* One value in COPY text format at out (room for 2n + 2); returns the end. */
+static char *put_copy_value(char *out, const flat_val *v)
 {
 	const char *p = v->p;
-	size_t start = 0;
 
 	if (!p) {
-		sbuf_append(b, "\\N", 2);
-		return;
+		out[0] = '\\';
+		out[1] = 'N';
+		return out + 2;
 	}
 	for (size_t i = 0; i < v->n; i++) {
-		char esc;
+		char ch = p[i];
 
-		switch (p[i]) {
-		case '\\': esc = '\\'; break;
-		case '\n': esc = 'n'; break;
-		case '\r': esc = 'r'; break;
-		case '\t': esc = 't'; break;
-		default: continue;
+		switch (ch) {
+		case '\\': *out++ = '\\'; *out++ = '\\'; break;
+		case '\n': *out++ = '\\'; *out++ = 'n'; break;
+		case '\r': *out++ = '\\'; *out++ = 'r'; break;
+		case '\t': *out++ = '\\'; *out++ = 't'; break;
+		default: *out++ = ch; break;
 		}
-		sbuf_append(b, p + start, i - start);
-		sbuf_putc(b, '\\');
-		sbuf_putc(b, esc);
-		start = i + 1;
 	}
-	sbuf_append(b, p + start, v->n - start);
+	return out;
 }
 
 static int sink_row(void *ud, flat_table table, const flat_val *cols)
 {
 	loader *l = ud;
 	sbuf *b = &l->rows[table];
-	size_t before = b->len;
+	int ncols = flat_tables[table].ncols;
+	size_t need = (size_t)ncols + 1, before = b->len;
+	char *out;
 
-	for (int i = 0; i < flat_tables[table].ncols; i++) {
+	for (int i = 0; i < ncols; i++)
+		need += cols[i].p ? 2 * cols[i].n + 2 : 2;
+	reserve(b, need);
+	out = b->data + b->len;
+	for (int i = 0; i < ncols; i++) {
 		if (i)
-			sbuf_putc(b, '\t');
-		put_copy_value(b, &cols[i]);
+			*out++ = '\t';
+		out = put_copy_value(out, &cols[i]);
 	}
-	sbuf_putc(b, '\n');
+	*out++ = '\n';
+	*out = '\0';
+	b->len = (size_t)(out - b->data);
 	l->buffered += b->len - before;
 	return 0;
 }

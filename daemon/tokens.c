@@ -588,6 +588,14 @@ static void start_refresh(job *j)
 	PQclear(r);
 
 	/* the mark, committed before the call (the row lock stays held on s) */
+	if (PQtransactionStatus(store_pg(t->d->db)) != PQTRANS_IDLE) {
+		log_error("token refresh of participant %s: the loop's database connection is inside "
+			  "a transaction, so the in-flight mark could not be committed; not refreshing", j->id);
+		ou_free_secret(refresh);
+		rollback(s);
+		job_finish(j, TOKENS_RETRY, NULL);
+		return;
+	}
 	if (store_cmd(t->d->db, "UPDATE bb.participant SET refresh_started_at = now(), "
 		      "refresh_owner = $2 WHERE participant_id = $1", 2, p, err, sizeof err) < 0) {
 		log_error("token refresh of participant %s: could not mark it in flight: %s", j->id, err);
@@ -1005,6 +1013,11 @@ void tokens_invalidate(tokens *t, const char *participant_id)
 		return;
 	if (job_find(t, participant_id, JOB_REFRESH))
 		return;     /* a refresh is already on its way */
+	if (PQtransactionStatus(store_pg(t->d->db)) != PQTRANS_IDLE) {
+		log_error("tokens_invalidate called inside a transaction of the loop's connection; "
+			  "participant %s is not marked", participant_id);
+		return;
+	}
 	/* never wait on a row lock from the loop: a refresh may hold it for minutes */
 	if (store_cmd(t->d->db, "BEGIN", 0, NULL, err, sizeof err) < 0 ||
 	    store_cmd(t->d->db, "SET LOCAL lock_timeout = '2s'", 0, NULL, err, sizeof err) < 0)

@@ -70,6 +70,10 @@ int tokens_get_access(tokens *t, const char *participant_id, tokens_cb cb, void 
  * the token had itself been obtained by such a refresh less than five minutes
  * ago (the 401 persists), the grant is dead: the participant becomes
  * needs_reconsent and the next tokens_get_access() answers TOKENS_NO_GRANT.
+ * Uses the loop's connection (bb_daemon.db) with its own short transaction:
+ * call it outside any transaction there.  Likewise the service commits its
+ * in-flight marks on that connection from its tick, so the loop's connection
+ * must never be left inside a transaction between ticks.
  */
 void tokens_invalidate(tokens *t, const char *participant_id);
 

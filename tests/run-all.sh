@@ -15,6 +15,10 @@ cd "$here"
 "$here/tests/setup.sh" build-asan -Dwerror=true -Dbuildtype=debug \
   -Db_sanitize=address,undefined -Db_lundef=false
 
+# libFuzzer targets (clang): seed replays and short fuzzing runs, suite fuzz
+CC=clang "$here/tests/setup.sh" build-fuzz -Dwerror=true -Dfuzz=true -Dbuildtype=debug \
+  -Db_sanitize=address,undefined -Db_lundef=false
+
 suite_args=()
 for s in "$@"; do suite_args+=(--suite "$s"); done
 
@@ -27,13 +31,19 @@ for b in build build-asan; do
   echo "=== tests in $b"
   # pg_virtualenv starts a throwaway cluster, exports PG*, and drops it after
   if ! pg_virtualenv -v 15 -- meson test -C "$b" --print-errorlogs --num-processes 2 \
-       "${suite_args[@]}"; then
+       --no-suite fuzz "${suite_args[@]}"; then
     status=1
   fi
 done
+if [ $# -eq 0 ] || [[ " $* " == *" fuzz "* ]]; then
+  echo "=== fuzz targets in build-fuzz"
+  if ! meson test -C build-fuzz --print-errorlogs --num-processes 2 --suite fuzz; then
+    status=1
+  fi
+fi
 
 passed=0; failed=0
-for b in build build-asan; do
+for b in build build-asan build-fuzz; do
   log="$b/meson-logs/testlog.json"
   [ -f "$log" ] || continue
   p=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")

@@ -12,8 +12,9 @@ packages=(
   libcurl4-openssl-dev libssl-dev libpq-dev libyajl-dev libyaml-dev
   libmicrohttpd-dev zlib1g-dev
   postgresql-15 postgresql-client-15 postgresql-common
-  yajl-tools jq curl openssl ca-certificates
+  yajl-tools jq bc curl openssl ca-certificates
   clang libclang-rt-14-dev
+  python3 systemd iproute2 man-db groff-base
 )
 
 missing=()

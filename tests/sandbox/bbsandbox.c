@@ -108,7 +108,7 @@ typedef struct server {
 	unsigned port;
 	bool tls;
 	atomic_ulong fhir_seq, eob_seq, refresh_seq;
-	atomic_ulong requests;
+	atomic_ulong requests, fhir_requests;
 	atomic_uint *user_requests;
 	pthread_mutex_t mu;
 	struct {
@@ -440,6 +440,7 @@ static void handle_admin(server *s, struct MHD_Connection *conn, const char *pat
 		s->other_paths = 0;
 		pthread_mutex_unlock(&s->mu);
 		atomic_store(&s->requests, 0);
+		atomic_store(&s->fhir_requests, 0);
 		for (uint32_t i = 0; i < sb_world_size(s->w); i++)
 			atomic_store(&s->user_requests[i], 0);
 		sbuf_puts(&r->body, "{\"reset\": true}");
@@ -450,7 +451,7 @@ static void handle_admin(server *s, struct MHD_Connection *conn, const char *pat
 			return;
 		}
 		sbuf_printf(&r->body, "{\"requests\": %lu, \"fhir_requests\": %lu, \"refresh_requests\": %lu, \"paths\": {",
-		            atomic_load(&s->requests), atomic_load(&s->fhir_seq), atomic_load(&s->refresh_seq));
+		            atomic_load(&s->requests), atomic_load(&s->fhir_requests), atomic_load(&s->refresh_seq));
 		pthread_mutex_lock(&s->mu);
 		for (size_t i = 0; i < s->n_paths; i++) {
 			if (i)
@@ -620,6 +621,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 			sb_reply_detail(&r, 405, m);
 		} else if (sb_oauth_check_bearer(s->o, auth, atomic_load(&s->f.rate_limit), &a, &r) == 0) {
 			unsigned long seq = atomic_fetch_add(&s->fhir_seq, 1) + 1;
+			atomic_fetch_add(&s->fhir_requests, 1);
 			atomic_fetch_add(&s->user_requests[a.bene], 1);
 			faults *f = &s->f;
 			char num[32];

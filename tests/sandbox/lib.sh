@@ -37,6 +37,7 @@ done_tests() { echo "all $CHECKS checks passed"; }
 
 # start_sandbox [extra bbsandbox options]
 start_sandbox() {
+  rm -f "$TMP/sb.out" "$TMP/sb.err"
   "$BBSANDBOX" --listen 127.0.0.1:0 --seed "${SEED:-7}" --beneficiaries "${BENES:-200}" \
     --tls-cert "$TMP/ca/server.crt" --tls-key "$TMP/ca/server.key" \
     --client-id "$CLIENT_ID" --client-secret "$CLIENT_SECRET" \

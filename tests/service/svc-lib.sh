@@ -121,4 +121,5 @@ http_get() {
   http_body=$(curl -s -m 10 -o - -w '\n%{http_code}' "$1") || true
   http_status=${http_body##*$'\n'}
   http_body=${http_body%$'\n'*}
+  http_body=${http_body%$'\n'}
 }
