@@ -293,6 +293,9 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 			if (drain_deadline < wake)
 				wake = drain_deadline + 1;
 		}
+		/* a broken loop connection is re-established with backoff (store.h) */
+		if (!store_ensure(d.db, now) && now + 500000 < wake)
+			wake = now + 500000;
 		for (size_t i = 0; i < nsub; i++) {
 			int64_t w = subsystems[i]->tick(self[i], &d, now);
 

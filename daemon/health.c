@@ -329,7 +329,7 @@ static void route_healthz(void *arg, const listener_request *req, listener_respo
 		else
 			db_up(h);
 	}
-	if (h->db_ok && h->api_ok && !h->app_disabled) {
+	if (h->db_ok && h->api_ok && !h->app_disabled && !store_is_down(h->d->db)) {
 		resp->status = 200;
 		sbuf_puts(&resp->body, "ok\n");
 		return;
@@ -337,6 +337,9 @@ static void route_healthz(void *arg, const listener_request *req, listener_respo
 	resp->status = 503;
 	if (!h->db_ok)
 		sbuf_printf(&resp->body, "database: %s\n", h->db_reason);
+	else if (store_is_down(h->d->db))
+		sbuf_puts(&resp->body, "database: the daemon's connection was lost and is being "
+			  "re-established\n");
 	if (!h->api_ok)
 		sbuf_printf(&resp->body, "api: %s\n", h->api_reason);
 	if (h->app_disabled)

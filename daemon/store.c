@@ -15,6 +15,11 @@
 
 struct store {
 	PGconn *conn;
+	bool down;                  /* broken, being re-established */
+	int64_t down_since_us;
+	int64_t next_try_us;
+	int64_t backoff_us;
+	unsigned attempts;
 };
 
 static void copy_pg_error(const char *what, const char *msg, char *err, size_t errlen)
@@ -65,6 +70,56 @@ store *store_connect(const char *conninfo, char *err, size_t errlen)
 	s = xcalloc(1, sizeof *s);
 	s->conn = conn;
 	return s;
+}
+
+static void one_line(const char *msg, char *out, size_t outlen)
+{
+	copy_pg_error("", msg, out, outlen);
+	/* drop the ": " copy_pg_error put first */
+	memmove(out, out + 2, strlen(out + 2) + 1);
+}
+
+bool store_ensure(store *s, int64_t now_us)
+{
+	char why[512];
+
+	if (!s->down) {
+		if (PQstatus(s->conn) == CONNECTION_OK)
+			return true;
+		one_line(PQerrorMessage(s->conn), why, sizeof why);
+		log_error("lost the database connection (%s); reconnecting in the background, "
+			  "work that needs the database waits", why);
+		s->down = true;
+		s->down_since_us = now_us;
+		s->backoff_us = STORE_RECONNECT_FIRST_US;
+		s->next_try_us = now_us;
+		s->attempts = 0;
+	}
+	if (now_us < s->next_try_us)
+		return false;
+	s->attempts++;
+	PQreset(s->conn);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		if (s->attempts == 1 || s->attempts % 20 == 0) {
+			one_line(PQerrorMessage(s->conn), why, sizeof why);
+			log_warning("database still unreachable after %u attempt%s (%s); trying again",
+				    s->attempts, s->attempts == 1 ? "" : "s", why);
+		}
+		s->next_try_us = now_us + s->backoff_us;
+		s->backoff_us = s->backoff_us * 2 > STORE_RECONNECT_MAX_US ? STORE_RECONNECT_MAX_US
+									  : s->backoff_us * 2;
+		return false;
+	}
+	PQsetClientEncoding(s->conn, "UTF8");
+	log_notice("database connection re-established after %.1f s (%u attempt%s)",
+		   (double)(now_us - s->down_since_us) / 1e6, s->attempts, s->attempts == 1 ? "" : "s");
+	s->down = false;
+	return true;
+}
+
+bool store_is_down(const store *s)
+{
+	return s && s->down;
 }
 
 PGconn *store_pg(store *s)

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -25,6 +26,25 @@ store *store_connect(const char *conninfo, char *err, size_t errlen);
 PGconn *store_pg(store *s);
 
 void store_close(store *s);
+
+/* First and largest wait between two reconnection attempts of store_ensure(). */
+#define STORE_RECONNECT_FIRST_US 500000LL
+#define STORE_RECONNECT_MAX_US 15000000LL
+
+/*
+ * Keep a long-lived connection usable (the daemon loop calls it every
+ * round).  When libpq reports the connection broken (the server restarted,
+ * was stopped, or terminated the session), it is re-established with
+ * PQreset() at most once per backoff step (STORE_RECONNECT_FIRST_US doubling
+ * to STORE_RECONNECT_MAX_US); the PGconn pointer stays the same, so whoever
+ * holds store_pg() keeps a valid handle.  The loss is logged once (with
+ * libpq's reason), the recovery once (with the outage's length).  Returns
+ * true when the connection is up now.
+ */
+bool store_ensure(store *s, int64_t now_us);
+
+/* True while store_ensure() has found the connection broken and not yet back. */
+bool store_is_down(const store *s);
 
 /*
  * Run one parameterised statement.  Returns the result (caller PQclear()s)

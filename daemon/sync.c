@@ -66,7 +66,74 @@ struct sync_engine {
 	sync_stats stats;
 	loader **pool;              /* idle loaders, reused page after page */
 	size_t npool;
+	struct unreleased *unreleased; /* lease releases the database did not take yet */
 };
+
+/*
+ * A lease release that failed (the database was unreachable): kept and tried
+ * again once the loop's connection is back, so the participant is not held
+ * by a dead job until its lease expires.  At most one per ended job.
+ */
+typedef struct unreleased {
+	struct unreleased *next;
+	char *participant_id;
+	char *due_at;               /* release_done: the due time leased, else NULL */
+	bool done;                  /* the sync completed (sched_release_done) */
+	int64_t delay_s;
+	bool count_failure;
+	char *kind, *msg;
+} unreleased;
+
+static void unreleased_add(sync_engine *s, const char *id, bool done, const char *due_at,
+			   int64_t delay_s, bool count_failure, const char *kind, const char *msg)
+{
+	unreleased *u = xcalloc(1, sizeof *u);
+
+	u->participant_id = xstrdup(id);
+	u->due_at = due_at ? xstrdup(due_at) : NULL;
+	u->done = done;
+	u->delay_s = delay_s;
+	u->count_failure = count_failure;
+	u->kind = kind ? xstrdup(kind) : NULL;
+	u->msg = msg ? xstrdup(msg) : NULL;
+	u->next = s->unreleased;
+	s->unreleased = u;
+}
+
+static void unreleased_free(unreleased *u)
+{
+	free(u->participant_id);
+	free(u->due_at);
+	free(u->kind);
+	free(u->msg);
+	free(u);
+}
+
+/* Try the kept releases again; those the database refuses stay. */
+static void unreleased_retry(sync_engine *s)
+{
+	unreleased **pp = &s->unreleased;
+	unsigned done = 0;
+	char err[512];
+
+	while (*pp) {
+		unreleased *u = *pp;
+		int rc = u->done
+			? sched_release_done(s->d->db, s->d->instance_id, u->participant_id, u->due_at,
+					     s->d->cfg->sync_interval_s, err, sizeof err)
+			: sched_release_later(s->d->db, s->d->instance_id, u->participant_id, u->delay_s,
+					      u->count_failure, u->kind, u->msg, err, sizeof err);
+
+		if (rc < 0)
+			return;     /* still unreachable: keep them all for the next round */
+		*pp = u->next;
+		unreleased_free(u);
+		done++;
+	}
+	if (done)
+		log_notice("recorded %u sync attempt%s that ended while the database was unreachable",
+			   done, done == 1 ? "" : "s");
+}
 
 /* ---- job list ---- */
 
@@ -179,8 +246,11 @@ static void job_release_later(job *j, int64_t delay_s, bool count_failure, const
 	char err[512];
 
 	if (sched_release_later(s->d->db, s->d->instance_id, pid(j), delay_s, count_failure, kind,
-				msg, err, sizeof err) < 0)
-		log_error("participant %s: could not record the end of the sync attempt: %s", pid(j), err);
+				msg, err, sizeof err) < 0) {
+		log_error("participant %s: could not record the end of the sync attempt: %s; "
+			  "it is recorded when the database answers again", pid(j), err);
+		unreleased_add(s, pid(j), false, NULL, delay_s, count_failure, kind, msg);
+	}
 	job_end(j);
 }
 
@@ -224,24 +294,28 @@ static int job_setup_resource(job *j)
 	char err[512];
 
 	for (; j->res < RES_COUNT; j->res++) {
-		const char *params[2] = { pid(j), res_names[j->res] };
+		const char *cparams[3] = { pid(j), res_names[j->res], j->lease.due_at };
 		PGresult *r;
 
 		if (j->res == RES_PATIENT && !j->lease.demographics)
 			continue;
 		/*
 		 * done: the walk completed during the sync in progress (after the
-		 * participant's last complete sync), e.g. before a crash or a
-		 * failure of a later resource; it is not walked again now.
+		 * participant's last complete sync and after this sync became due),
+		 * e.g. before a crash or a failure of a later resource; it is not
+		 * walked again now.  A sync that became due later (sync-now, a new
+		 * enrolment after the grant died) walks it again: claims may have
+		 * landed since.
 		 */
 		r = store_exec(s->d->db,
 			       "SELECT c.next_url, c.walk_total, " ISO_UTC("c.walk_since") ", "
 			       ISO_UTC("c.watermark") ","
 			       " c.next_url IS NULL AND c.completed_at >"
 			       "   coalesce(p.last_sync_at, '-infinity'::timestamptz)"
+			       " AND c.completed_at > coalesce($3::timestamptz, 'infinity'::timestamptz)"
 			       " FROM bb.sync_cursor c JOIN bb.participant p USING (participant_id)"
 			       " WHERE c.participant_id = $1 AND c.resource = $2",
-			       2, params, err, sizeof err);
+			       3, cparams, err, sizeof err);
 		if (!r) {
 			job_fail(j, "database", "could not read the %s cursor: %s", res_names[j->res], err);
 			return -1;
@@ -299,9 +373,11 @@ static void job_complete(job *j)
 	char err[512];
 
 	if (sched_release_done(s->d->db, s->d->instance_id, pid(j), j->lease.due_at,
-			       s->d->cfg->sync_interval_s, err, sizeof err) < 0)
-		log_error("participant %s: could not record the completed sync: %s", pid(j), err);
-	else
+			       s->d->cfg->sync_interval_s, err, sizeof err) < 0) {
+		log_error("participant %s: could not record the completed sync: %s; "
+			  "it is recorded when the database answers again", pid(j), err);
+		unreleased_add(s, pid(j), true, j->lease.due_at, 0, false, NULL, NULL);
+	} else
 		log_info("participant %s: sync complete", pid(j));
 	s->stats.walks_completed++;
 	job_end(j);
@@ -550,7 +626,6 @@ static void on_done(void *ud, const http_result *res)
 			page_drop(j);
 			s->stats.malformed_pages++;
 			metrics_inc(METRIC_PAGES, "rejected");
-		metrics_inc(METRIC_PAGES, "rejected");
 			if (j->feed_failed)
 				job_fail(j, "malformed_page", "%s (the page was rejected whole)", why);
 			else
@@ -809,6 +884,16 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 
 	if (!s->app_disabled && d->tokens && tokens_app_disabled(s->tok))
 		s->app_disabled = true;
+	if (store_is_down(d->db)) {
+		/*
+		 * The loop's connection is being re-established (daemon.c): start
+		 * nothing that needs it; transfers in flight end as they do, and
+		 * pages that cannot be committed are fetched again later.
+		 */
+		return now + POLL_US;
+	}
+	if (s->unreleased)
+		unreleased_retry(s);
 	if (now >= s->next_renew_us)
 		renew_leases(s, now);
 	if (!s->draining && !s->app_disabled) {
@@ -885,6 +970,14 @@ static void sync_stop(void *self, bb_daemon *d)
 		 (unsigned long long)s->stats.requests, (unsigned long long)s->stats.pages,
 		 (unsigned long long)s->stats.rows, (double)s->stats.db_us / 1e6,
 		 (unsigned long long)s->stats.walks_completed);
+	if (s->unreleased)
+		unreleased_retry(s);
+	while (s->unreleased) {
+		unreleased *u = s->unreleased;
+
+		s->unreleased = u->next;
+		unreleased_free(u);
+	}
 	if (sched_release_all(d->db, d->instance_id, err, sizeof err) < 0)
 		log_error("could not release the sync leases: %s", err);
 	for (size_t i = 0; i < s->npool; i++)

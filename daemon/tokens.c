@@ -409,14 +409,32 @@ int tokens_get_access(tokens *t, const char *participant_id, tokens_cb cb, void 
 
 static void refresh_done(void *ud, const http_result *res);
 
-/* Record a refresh that died mid-call (mark left, row unlocked): in doubt. */
+/*
+ * Record a refresh that died mid-call (mark left, row unlocked): in doubt.
+ * An interrupted call got no answer, so even an interrupted retry proves
+ * nothing: the participant stays in doubt and the retry is tried again (a
+ * spent refresh token only earns a clear invalid_grant), up to
+ * MAX_INTERRUPTED_RETRIES times in a row before giving up.
+ */
+#define MAX_INTERRUPTED_RETRIES 5
+
 static void recover_in_doubt(job *j, const char *state)
 {
 	store *s = job_conn(j);
-	const char *to = strcmp(state, "refresh_in_doubt") == 0 ? "needs_reconsent" : "refresh_in_doubt";
+	const char *to = "refresh_in_doubt";
 	const char *p[2] = { j->id, NULL };
 	char err[512], secs[32];
 	bool active = strcmp(state, "active") == 0 || strcmp(state, "refresh_in_doubt") == 0;
+
+	if (active && strcmp(state, "refresh_in_doubt") == 0) {
+		PGresult *r = store_exec(s, "UPDATE bb.token SET refresh_failures = refresh_failures + 1 "
+					 "WHERE participant_id = $1 RETURNING refresh_failures", 1, p,
+					 err, sizeof err);
+
+		if (!r || PQntuples(r) != 1 || atoi(PQgetvalue(r, 0, 0)) > MAX_INTERRUPTED_RETRIES)
+			to = "needs_reconsent";
+		PQclear(r);
+	}
 
 	if (!active) {
 		store_cmd(s, "UPDATE bb.participant SET refresh_started_at = NULL, refresh_owner = NULL "
@@ -429,7 +447,7 @@ static void recover_in_doubt(job *j, const char *state)
 		store_cmd(s, "DELETE FROM bb.token WHERE participant_id = $1", 1, p, err, sizeof err);
 		store_cmd(s, "UPDATE bb.participant SET state = 'needs_reconsent', refresh_started_at = NULL, "
 			  "refresh_owner = NULL, next_sync_at = NULL, updated_at = now(), "
-			  "last_error = 'a token refresh died mid-call twice; the grant is lost' "
+			  "last_error = 'token refreshes kept dying mid-call; the grant is given up' "
 			  "WHERE participant_id = $1", 1, p, err, sizeof err);
 	} else {
 		snprintf(secs, sizeof secs, "%lld", backoff_secs(j->t->d->cfg, 1));
@@ -438,7 +456,7 @@ static void recover_in_doubt(job *j, const char *state)
 			  "WHERE participant_id = $1", 2, p, err, sizeof err);
 		store_cmd(s, "UPDATE bb.participant SET state = 'refresh_in_doubt', refresh_started_at = NULL, "
 			  "refresh_owner = NULL, updated_at = now(), "
-			  "last_error = 'a token refresh died mid-call; it is retried once' "
+			  "last_error = 'a token refresh died mid-call; it is retried' "
 			  "WHERE participant_id = $1", 1, p, err, sizeof err);
 	}
 	error_row(s, j->id, "refresh_in_doubt", "a token refresh was interrupted mid-call "
@@ -457,11 +475,11 @@ static void recover_in_doubt(job *j, const char *state)
 		return;
 	}
 	if (strcmp(to, "needs_reconsent") == 0)
-		log_error("participant %s needs to enrol again: a refresh was interrupted mid-call "
-			  "twice, so its refresh token is probably spent", j->id);
+		log_error("participant %s needs to enrol again: its token refresh was interrupted "
+			  "mid-call %d times in a row", j->id, MAX_INTERRUPTED_RETRIES + 1);
 	else
 		log_warning("participant %s: a refresh was interrupted mid-call (outcome unknown); "
-			    "it is retried once", j->id);
+			    "it is retried", j->id);
 	job_finish(j, strcmp(to, "needs_reconsent") == 0 ? TOKENS_RECONSENT : TOKENS_IN_DOUBT, NULL);
 }
 
@@ -1151,6 +1169,13 @@ int64_t tokens_tick(tokens *t, int64_t now)
 	job *j, *next;
 
 	deliver_answers(t);
+	if (store_is_down(t->d->db)) {
+		/* the loop's connection is being re-established: no scans meanwhile */
+		if (t->scheduled && t->next_app_check_us <= now)
+			t->next_app_check_us = now + 1000000;
+		if (t->scheduled && t->next_scan_us <= now)
+			t->next_scan_us = now + 1000000;
+	}
 	if (t->scheduled && now >= t->next_app_check_us) {
 		check_app_state(t);
 		t->next_app_check_us = now + APP_CHECK_EVERY_US;

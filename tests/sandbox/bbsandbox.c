@@ -55,6 +55,7 @@ typedef struct faults {
 	atomic_long every_revoke_grant;
 	atomic_long every_expire_grant;
 	atomic_long rate_limit;
+	atomic_long token_reply_delay_ms;
 } faults;
 
 static const struct {
@@ -83,6 +84,9 @@ static const struct {
 	{ "expire-grant-every", offsetof(faults, every_expire_grant), 0, LONG_MAX,
 	  "every Nth FHIR request first expires that beneficiary's grant (thirteen-month apps)" },
 	{ "rate-limit", offsetof(faults, rate_limit), 0, LONG_MAX, "requests per second per token, then 429 (0: none)" },
+	{ "token-reply-delay-ms", offsetof(faults, token_reply_delay_ms), 0, 600000,
+	  "hold every token answer N ms after the tokens were issued (a slow way back: widens the window "
+	  "between a rotation and the client's commit)" },
 };
 #define NFAULTS (sizeof(FAULTS) / sizeof(FAULTS[0]))
 
@@ -589,6 +593,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				hazard = every(atomic_load(&s->f.every_rotate_502), seq);
 			}
 			sb_oauth_token(s->o, auth, &form, hazard, &r);
+			sleep_ms(atomic_load(&s->f.token_reply_delay_ms));
 		}
 	} else if (strcmp(url, "/v2/o/revoke_token/") == 0 || strcmp(url, "/v2/o/revoke_token") == 0) {
 		sb_oauth_revoke_token(s->o, auth, &form, &r);

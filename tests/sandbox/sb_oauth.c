@@ -147,6 +147,7 @@ typedef struct bene_auth {
 	pair *pairs;
 	bool grant;
 	int64_t grant_exp_us;      /* 0: never */
+	unsigned long pairs_issued; /* token pairs issued (code exchanges and rotations) */
 } bene_auth;
 
 typedef struct code {
@@ -329,6 +330,7 @@ static pair *pair_new(sb_oauth *o, uint32_t idx, const char *scope)
 	bene_auth *b = bene(o, idx);
 	p->next = b->pairs;
 	b->pairs = p;
+	b->pairs_issued++;
 	return p;
 }
 
@@ -1317,8 +1319,9 @@ void sb_oauth_admin_state(sb_oauth *o, uint32_t idx, sbuf *out)
 		live_access += p->in_access && p->access_exp_us > now_wall_us();
 		live_refresh += p->in_refresh && !p->refresh_revoked;
 	}
-	sbuf_printf(out, "{\"grant\": %s, \"grant_expired\": %s, \"live_access_tokens\": %zu, \"live_refresh_tokens\": %zu}",
+	sbuf_printf(out, "{\"grant\": %s, \"grant_expired\": %s, \"live_access_tokens\": %zu, \"live_refresh_tokens\": %zu, "
+	            "\"pairs_issued\": %lu}",
 	            b && b->grant ? "true" : "false", b && b->grant && grant_expired(o, b) ? "true" : "false",
-	            live_access, live_refresh);
+	            live_access, live_refresh, b ? b->pairs_issued : 0UL);
 	pthread_mutex_unlock(&o->mu);
 }
