@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 #include "util.h"
 
-#define FLUSH_AT (256u * 1024u)
+#define FLUSH_AT (128u * 1024u)   /* per table; buffers never grow past it */
 
 typedef struct table_out {
 	int fd;                 /* -1 in memory mode */
@@ -83,20 +84,6 @@ static const unsigned char special[256] = {
 	[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1, ['\\'] = 1,
 };
 
-static bool needs_quotes(const char *p, size_t n)
-{
-	const unsigned char *u = (const unsigned char *)p;
-
-	if (n == 0)
-		return true;    /* "" is the empty string; nothing at all is NULL */
-	if (u[0] == ' ' || u[0] == '\t' || u[n - 1] == ' ' || u[n - 1] == '\t')
-		return true;
-	for (size_t i = 0; i < n; i++)
-		if (special[u[i]])
-			return true;
-	return false;
-}
-
 /* Make room for `extra` more bytes (and the NUL) without going through sbuf_append. */
 static void reserve(sbuf *b, size_t extra)
 {
@@ -111,22 +98,57 @@ static void reserve(sbuf *b, size_t extra)
 	b->cap = cap;
 }
 
-/* Write one field at out (room for 2n + 2 bytes); returns the end. */
-static char *put_field(char *out, const flat_val *v)
+/* Does the 8-byte word hold the byte b?  (the classic SWAR zero-byte test) */
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+static inline uint64_t has_byte(uint64_t w, unsigned char b)
 {
-	const char *p = v->p;
+	uint64_t x = w ^ (ONES * b);
+
+	return (x - ONES) & ~x & HIGHS;
+}
+
+/* True if p[0..n) holds a byte that forces quoting; 8 bytes at a time. */
+static bool has_special(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if (has_byte(w, ',') | has_byte(w, '"') | has_byte(w, '\n') | has_byte(w, '\r') |
+		    has_byte(w, '\\'))
+			return true;
+	}
+	for (; i < n; i++)
+		if (special[p[i]])
+			return true;
+	return false;
+}
+
+/*
+ * Write one field at out (room for 2n + 2 bytes); returns the end.  Values of
+ * numeric, integer, date, timestamp and boolean columns never need quoting
+ * (plain: the flattener validated them) and are copied as they are.
+ */
+static char *put_field(char *out, const flat_val *v, bool plain)
+{
+	const unsigned char *p = (const unsigned char *)v->p;
+	size_t n = v->n;
 
 	if (!p)
 		return out;
-	if (!needs_quotes(p, v->n)) {
-		memcpy(out, p, v->n);
-		return out + v->n;
+	if (n > 0 && (plain || (p[0] != ' ' && p[0] != '\t' && p[n - 1] != ' ' && p[n - 1] != '\t' &&
+				!has_special(p, n)))) {
+		memcpy(out, p, n);
+		return out + n;
 	}
 	*out++ = '"';
-	for (size_t i = 0; i < v->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (p[i] == '"')
 			*out++ = '"';
-		*out++ = p[i];
+		*out++ = (char)p[i];
 	}
 	*out++ = '"';
 	return out;
@@ -159,18 +181,22 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 		return -1;
 	for (int i = 0; i < ncols; i++)
 		need += cols[i].p ? 2 * cols[i].n + 2 : 0;
+	/* write out first, so the buffer keeps its size (memory stays flat) */
+	if (!c->memory && t->buf.len + need >= FLUSH_AT && write_all(c, t) < 0)
+		return -1;
 	reserve(&t->buf, need);
 	out = t->buf.data + t->buf.len;
 	for (int i = 0; i < ncols; i++) {
+		flat_coltype ty = flat_tables[table].columns[i].type;
+
 		if (i)
 			*out++ = ',';
-		out = put_field(out, &cols[i]);
+		out = put_field(out, &cols[i], ty == FC_NUMERIC || ty == FC_INT || ty == FC_DATE ||
+					       ty == FC_TIMESTAMPTZ || ty == FC_BOOL);
 	}
 	*out++ = '\n';
 	*out = '\0';
 	t->buf.len = (size_t)(out - t->buf.data);
-	if (!c->memory && t->buf.len >= FLUSH_AT)
-		return write_all(c, t);
 	return 0;
 }
 
@@ -207,6 +233,8 @@ static csvout *alloc_out(bool memory)
 
 		t->fd = -1;
 		sbuf_init(&t->buf, 0);
+		if (!memory)
+			reserve(&t->buf, FLUSH_AT);
 		for (int k = 0; k < flat_tables[i].ncols; k++) {
 			if (k)
 				sbuf_putc(&t->buf, ',');

@@ -31,7 +31,7 @@
 #include "util.h"
 
 #define FEED_SLICE 65536u
-#define READ_CHUNK 65536u
+#define READ_CHUNK (256u * 1024u)
 
 enum state {
 	S_TOP,          /* between top-level values */

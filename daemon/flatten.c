@@ -202,13 +202,14 @@ static const char *const key_names[] = { "", KEYS(K_NAME) };
 
 #define KEYHASH_SIZE 1024u
 
+/* Cheap hash of a key: length and three of its bytes (collisions probe on). */
 static uint32_t key_hash(const char *k, size_t n)
 {
-	uint32_t h = 2166136261u;
+	const unsigned char *u = (const unsigned char *)k;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)k[i]) * 16777619u;
-	return h;
+	if (n == 0)
+		return 0;
+	return (uint32_t)n * 131u + u[0] * 7u + u[n / 2] * 31u + u[n - 1] * 17u + u[(n - 1) / 3] * 3u;
 }
 
 /* ------------------------------------------------------------------ */
@@ -556,6 +557,8 @@ typedef struct fin { int32_t bb; str variable, used_money, allowed_money, used_i
 typedef struct ins { str focal; ref cov; } ins;
 typedef struct ext {
 	int32_t item;
+	uint32_t idx;           /* position in its extension array */
+	uint32_t modifier;      /* 1: from modifierExtension */
 	str element, url, vtype, vsystem, vcode, vdisplay, vtext, vnum, vdate, vend;
 } ext;
 typedef struct issue { str severity, code, text, diagnostics; } issue;
@@ -611,7 +614,9 @@ typedef struct frame {
 	uint16_t aux;           /* ref frames' identifier: the ref's context */
 	int32_t obj;            /* model object this container fills, or -1 */
 	uint32_t index;         /* arrays: elements seen */
-	uint32_t path_len;      /* length of path up to this container */
+	uint32_t kstart, klen;  /* maps: text of an unknown current key in ktext */
+	uint8_t has_key;        /* maps: a key was seen */
+	str epath;              /* element path of this map, once an extension needed it */
 } frame;
 
 struct flattener {
@@ -630,7 +635,8 @@ struct flattener {
 	uint64_t entry_index;
 	int depth;
 	frame *frames;              /* [max_depth + 1] */
-	sbuf path;
+	sbuf path;                  /* element paths are built here when needed */
+	sbuf ktext;                 /* text of the unknown keys on the frame stack */
 	char *pending_vtype;        /* "valueXxx" key text of an unknown value[x] */
 	size_t pending_vtype_len;
 
@@ -641,6 +647,7 @@ struct flattener {
 
 	uint16_t keyhash[KEYHASH_SIZE];
 	uint8_t keylen[K_COUNT];
+	child *trans;               /* child_of() for every (context, key) */
 
 	sbuf scratch;               /* building arrays and JSON at emit time */
 	flat_bundle_info bundle;
@@ -668,6 +675,7 @@ static int fail(flattener *f, const char *fmt, ...)
 }
 
 static bool ours(str rtype);
+static const char *build_path(flattener *f, int upto);
 
 /*
  * A problem with the data of one element (wrong shape, wrong type, number
@@ -694,7 +702,11 @@ static int data_err(flattener *f, const char *fmt, ...)
 	vsnprintf(f->deferred, sizeof f->deferred, fmt, ap);
 	va_end(ap);
 	free(f->deferred_path);
-	f->deferred_path = xstrndup(f->path.data ? f->path.data : "", f->path.len);
+	{
+		const char *path = build_path(f, f->depth);
+
+		f->deferred_path = xstrdup(path ? path : "");
+	}
 	return 0;
 }
 
@@ -809,11 +821,8 @@ flattener *flatten_new(const row_sink *sink, int max_depth, size_t max_bytes)
 	f->max_depth = max_depth > 0 ? max_depth : 64;
 	f->max_bytes = max_bytes ? max_bytes : (size_t)16 << 20;
 	f->frames = xcalloc((size_t)f->max_depth + 2, sizeof *f->frames);
-	/* the element path: one fixed buffer (it is reset, never grown) */
-	sbuf_init(&f->path, 0);
-	f->path.cap = 65536;
-	f->path.data = xmalloc(f->path.cap);
-	f->path.data[0] = '\0';
+	sbuf_init(&f->path, (size_t)1 << 20);
+	sbuf_init(&f->ktext, 65536);
 	sbuf_init(&f->scratch, 0);
 	for (int i = 0; i < V_COUNT; i++)
 		f->v[i].esz = vec_esz[i];
@@ -825,6 +834,10 @@ flattener *flatten_new(const row_sink *sink, int max_depth, size_t max_bytes)
 			h = (h + 1) & (KEYHASH_SIZE - 1);
 		f->keyhash[h] = (uint16_t)k;
 	}
+	f->trans = xcalloc((size_t)C_COUNT * K_COUNT, sizeof *f->trans);
+	for (int c = 0; c < C_COUNT; c++)
+		for (int k = 0; k < K_COUNT; k++)
+			f->trans[(size_t)c * K_COUNT + k] = child_of(c, k);
 	f->stats = &f->own_stats;
 	f->input = "input";
 	f->cur_item = f->cur_contained = -1;
@@ -843,12 +856,14 @@ void flatten_free(flattener *f)
 	for (int i = 0; i < V_COUNT; i++)
 		free(f->v[i].a);
 	free(f->frames);
+	free(f->trans);
 	free(f->participant);
 	free(f->pending_vtype);
 	free(f->deferred_path);
 	free(f->bundle_next);
 	free(f->bundle_updated);
 	sbuf_free(&f->path);
+	sbuf_free(&f->ktext);
 	sbuf_free(&f->scratch);
 	free(f);
 }
@@ -885,9 +900,10 @@ const char *flatten_path(flattener *f)
 {
 	const char *rt = f->res.rtype.p ? f->res.rtype.p : "resource";
 
+	const char *path = build_path(f, f->depth);
+
 	f->scratch.len = 0;
-	if (sbuf_puts(&f->scratch, rt) < 0 ||
-	    sbuf_append(&f->scratch, f->path.data ? f->path.data : "", f->path.len) < 0)
+	if (!path || sbuf_puts(&f->scratch, rt) < 0 || sbuf_append(&f->scratch, path, f->path.len) < 0)
 		return rt;
 	return f->scratch.data;
 }
@@ -902,6 +918,7 @@ static void model_reset(flattener *f)
 	f->cur_item = f->cur_contained = -1;
 	f->depth = 0;
 	sbuf_reset(&f->path);
+	sbuf_reset(&f->ktext);
 	f->err[0] = '\0';
 	f->deferred[0] = '\0';
 }
@@ -1777,38 +1794,65 @@ static size_t utoa(uint32_t v, char *buf)
 	return k;
 }
 
-/* Append to the element path; it never grows past its fixed maximum. */
-static int path_append(flattener *f, const char *p, size_t n)
+/*
+ * The element path of the frames 1..upto, e.g. ".item[2].adjudication[0]":
+ * each frame adds the step to its child (a map its current key, an array
+ * the index of its current element).  Built only when needed (extensions,
+ * errors); parsing keeps no path.  Returns f->path's text or NULL.
+ */
+static const char *build_path(flattener *f, int upto)
 {
-	if (f->path.len + n >= f->path.cap)
-		return fail(f, "element path is longer than %zu bytes", f->path.cap - 1);
-	memcpy(f->path.data + f->path.len, p, n);
-	f->path.len += n;
-	return 0;
-}
+	sbuf *b = &f->path;
 
-static int path_seg_key(flattener *f, const frame *fr, const char *k, size_t n)
-{
-	f->path.len = fr->path_len;
-	if (n > 0 && k[0] == '_') {    /* "_birthDate": extensions of a primitive */
-		k++;
-		n--;
+	sbuf_reset(b);
+	for (int i = 1; i <= upto; i++) {
+		const frame *fr = &f->frames[i];
+
+		if (fr->is_array) {
+			char buf[16];
+			size_t n;
+
+			if (fr->index == 0)
+				continue;
+			buf[0] = '[';
+			n = 1 + utoa(fr->index - 1, buf + 1);
+			buf[n++] = ']';
+			if (sbuf_append(b, buf, n) < 0)
+				return NULL;
+		} else if (fr->has_key) {
+			const char *k = fr->klen ? f->ktext.data + fr->kstart : key_names[fr->key];
+			size_t n = fr->klen ? fr->klen : f->keylen[fr->key];
+
+			if (n > 0 && k[0] == '_') {    /* "_birthDate": extensions of a primitive */
+				k++;
+				n--;
+			}
+			if (sbuf_putc(b, '.') < 0 || sbuf_append(b, k, n) < 0)
+				return NULL;
+		}
 	}
-	if (path_append(f, ".", 1) < 0 || path_append(f, k, n) < 0)
-		return -1;
-	return 0;
+	return b->data ? b->data : "";
 }
 
-static int path_seg_index(flattener *f, const frame *fr, uint32_t i)
+/* Equal keys of length n: two overlapping 8-byte loads cover keys up to 16 bytes. */
+static inline bool key_eq(const char *a, const char *b, size_t n)
 {
-	char buf[16];
-	size_t n;
+	uint64_t x, y, x2, y2;
 
-	f->path.len = fr->path_len;
-	buf[0] = '[';
-	n = 1 + utoa(i, buf + 1);
-	buf[n++] = ']';
-	return path_append(f, buf, n);
+	if (n >= 8 && n <= 16) {
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
+		memcpy(&x2, a + n - 8, 8);
+		memcpy(&y2, b + n - 8, 8);
+		return ((x ^ y) | (x2 ^ y2)) == 0;
+	}
+	if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			if (a[i] != b[i])
+				return false;
+		return true;
+	}
+	return memcmp(a, b, n) == 0;
 }
 
 int flatten_key(flattener *f, const char *k, size_t n)
@@ -1817,20 +1861,21 @@ int flatten_key(flattener *f, const char *k, size_t n)
 	uint32_t h;
 	int id = K_NONE;
 
-	if (memchr(k, '\0', n))
-		return fail(f, "object key contains a NUL character");
-	if (path_seg_key(f, fr, k, n) < 0)
-		return -1;
+	fr->has_key = 1;
+	fr->klen = 0;
 	h = key_hash(k, n) & (KEYHASH_SIZE - 1);
 	while (f->keyhash[h]) {
 		int cand = f->keyhash[h];
 
-		if (f->keylen[cand] == n && memcmp(key_names[cand], k, n) == 0) {
+		if (f->keylen[cand] == n && key_eq(key_names[cand], k, n)) {
 			id = cand;
 			break;
 		}
 		h = (h + 1) & (KEYHASH_SIZE - 1);
 	}
+	/* a known key cannot hold a NUL; an unknown one goes into element paths */
+	if (id == K_NONE && memchr(k, '\0', n))
+		return fail(f, "object key contains a NUL character");
 	if (id == K_NONE && fr->ctx == C_EXT && n > 5 && memcmp(k, "value", 5) == 0) {
 		/* a value[x] type we do not model: remember its name */
 		free(f->pending_vtype);
@@ -1839,6 +1884,13 @@ int flatten_key(flattener *f, const char *k, size_t n)
 		id = K_VALUE_OTHER;
 	}
 	fr->key = (uint16_t)id;
+	if (id == K_NONE || id == K_VALUE_OTHER) {
+		/* keep the text for element paths; the frames above start after it */
+		f->ktext.len = fr->kstart;
+		if (sbuf_append(&f->ktext, k, n) < 0)
+			return fail(f, "object keys along one path are longer than 65536 bytes");
+		fr->klen = (uint32_t)n;
+	}
 	return 0;
 }
 
@@ -1860,8 +1912,6 @@ static int open_child(flattener *f, uint8_t shape, child *out)
 		out->shape = shape;
 		out->elem = SH_ANY;
 		fr->index++;
-		if (shape != SH_SCALAR && path_seg_index(f, fr, fr->index - 1) < 0)
-			return -1;
 		return 0;
 	}
 	if (fr->ctx == C_EXT && fr->key == K_VALUE_OTHER) {
@@ -1874,7 +1924,7 @@ static int open_child(flattener *f, uint8_t shape, child *out)
 		}
 		return 0;
 	}
-	*out = child_of(fr->ctx, fr->key);
+	*out = f->trans[(size_t)fr->ctx * K_COUNT + fr->key];
 	if (!(out->shape & shape)) {
 		int wanted = out->shape;
 
@@ -1902,7 +1952,11 @@ static int push(flattener *f, uint16_t ctx, bool is_array, uint8_t elem)
 	fr->aux = parent->aux;
 	fr->obj = parent->obj;
 	fr->index = 0;
-	fr->path_len = (uint32_t)f->path.len;
+	fr->has_key = 0;
+	fr->klen = 0;
+	fr->kstart = (uint32_t)(parent->kstart + parent->klen);
+	fr->epath.p = NULL;
+	fr->epath.n = 0;
 	return 0;
 }
 
@@ -1961,15 +2015,25 @@ static int new_object(flattener *f, frame *fr, const frame *parent)
 		break;
 	case C_EXT: {
 		/* the element the extension belongs to: the map holding "extension" */
-		const frame *owner = &f->frames[f->depth - 2];
+		frame *owner = &f->frames[f->depth - 2];
 
 		k = vpush(f, V_EXT);
 		if (k >= 0) {
 			ext *e = &AT(f, V_EXT, ext, k);
 
 			e->item = f->cur_item;
-			if (sdup(f, &e->element, f->path.data ? f->path.data : "", owner->path_len) < 0)
-				return -1;
+			e->idx = parent->index - 1;
+			e->modifier = owner->key == K_modifierExtension;
+			if (!owner->epath.p) {
+				/* once per element: its extensions share the copy */
+				const char *path = build_path(f, f->depth - 3);
+
+				if (!path)
+					return fail(f, "element path is longer than 1048576 bytes");
+				if (sdup(f, &owner->epath, path, f->path.len) < 0)
+					return -1;
+			}
+			e->element = owner->epath;
 		}
 		break;
 	}
@@ -2025,7 +2089,6 @@ int flatten_start_array(flattener *f)
 int flatten_end_array(flattener *f)
 {
 	f->depth--;
-	f->path.len = f->frames[f->depth].path_len;
 	return 0;
 }
 
@@ -2036,13 +2099,13 @@ int flatten_scalar(flattener *f, flat_scalar t, const char *p, size_t n)
 
 	if (f->depth == 0)
 		return fail(f, "expected an object");
-	if (t == FS_STRING && memchr(p, '\0', n))
-		return fail(f, "string contains a NUL character (\\u0000), which PostgreSQL text "
-			"cannot store");
 	if (open_child(f, SH_SCALAR, &c) < 0)
 		return -1;
 	if (c.ctx == C_SKIP)
-		return 0;
+		return 0;   /* not stored, so a NUL in it harms nothing */
+	if (t == FS_STRING && memchr(p, '\0', n))
+		return fail(f, "string contains a NUL character (\\u0000), which PostgreSQL text "
+			"cannot store");
 	if (fr->is_array)
 		return on_array_scalar(f, fr, t, p, n);
 	return on_scalar(f, fr, t, p, n);
@@ -2057,7 +2120,6 @@ int flatten_end_map(flattener *f)
 	int32_t o = fr->obj;
 
 	f->depth--;
-	f->path.len = f->frames[f->depth].path_len;
 	switch (ctx) {
 	case C_CODING: {
 		/* frames: CC map (depth - 1), coding array (depth), this coding */
@@ -2352,6 +2414,75 @@ out:
 	return rc;
 }
 
+/* Element paths in natural order: array indexes compare as numbers. */
+static int path_cmp(str a, str b)
+{
+	uint32_t i = 0, j = 0;
+
+	while (i < a.n && j < b.n) {
+		char x = a.p[i], y = b.p[j];
+
+		if (x >= '0' && x <= '9' && y >= '0' && y <= '9') {
+			uint32_t i2 = i, j2 = j;
+
+			while (i2 < a.n && a.p[i2] >= '0' && a.p[i2] <= '9')
+				i2++;
+			while (j2 < b.n && b.p[j2] >= '0' && b.p[j2] <= '9')
+				j2++;
+			if (i2 - i != j2 - j)
+				return i2 - i < j2 - j ? -1 : 1;
+			for (; i < i2; i++, j++)
+				if (a.p[i] != b.p[j])
+					return a.p[i] < b.p[j] ? -1 : 1;
+			continue;
+		}
+		if (x != y)
+			return (unsigned char)x < (unsigned char)y ? -1 : 1;
+		i++;
+		j++;
+	}
+	return (a.n - i) == (b.n - j) ? 0 : (a.n - i) < (b.n - j) ? -1 : 1;
+}
+
+static int ext_cmp(const void *pa, const void *pb, void *arg)
+{
+	const ext *v = arg;
+	const ext *a = &v[*(const uint32_t *)pa], *b = &v[*(const uint32_t *)pb];
+	int c = a->element.p == b->element.p ? 0 : path_cmp(a->element, b->element);
+
+	if (c)
+		return c;
+	if (a->modifier != b->modifier)
+		return a->modifier < b->modifier ? -1 : 1;
+	return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+/*
+ * The extensions in an order that does not depend on the order of keys in
+ * the JSON: by element path, then position in their array.
+ */
+static uint32_t *ext_order(flattener *f)
+{
+	uint32_t n = f->v[V_EXT].n;
+	uint32_t *order;
+
+	if (n == 0)
+		return NULL;
+	order = (uint32_t *)(void *)arena_alloc(f, (size_t)n * sizeof *order);
+	if (!order)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	/* usually already in order (the common key order): check before sorting */
+	for (uint32_t i = 1; i < n; i++) {
+		if (ext_cmp(&order[i - 1], &order[i], f->v[V_EXT].a) > 0) {
+			qsort_r(order, n, sizeof *order, ext_cmp, f->v[V_EXT].a);
+			break;
+		}
+	}
+	return order;
+}
+
 static int emit_eob_rows(flattener *f, emitter *em)
 {
 	const resource *r = &f->res;
@@ -2583,17 +2714,25 @@ static int emit_eob_rows(flattener *f, emitter *em)
 			return -1;
 	}
 
+	str element = { NULL, 0 }, last_rel = { NULL, 0 };
+	uint32_t *order = ext_order(f);
+
+	if (f->v[V_EXT].n && !order)
+		return -1;
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
-		const ext *e = &AT(f, V_EXT, ext, i);
+		const ext *e = &AT(f, V_EXT, ext, order[i]);
 		char ord[16];
 		size_t on = utoa(i + 1, ord);
-		str element = { NULL, 0 };
 
-		sbuf_reset(&f->scratch);
-		sbuf_puts(&f->scratch, r->rtype.p);
-		sbuf_append(&f->scratch, e->element.p, e->element.n);
-		if (sdup(f, &element, f->scratch.data, f->scratch.len) < 0)
-			return -1;
+		/* "ExplanationOfBenefit" + the relative path; neighbours often share it */
+		if (last_rel.p != e->element.p) {
+			sbuf_reset(&f->scratch);
+			sbuf_puts(&f->scratch, r->rtype.p);
+			sbuf_append(&f->scratch, e->element.p, e->element.n);
+			if (sdup(f, &element, f->scratch.data, f->scratch.len) < 0)
+				return -1;
+			last_rel = e->element;
+		}
 		row[EX_EOB] = id;
 		row[EX_ORD] = (flat_val){ ord, on };
 		row[EX_ELEMENT] = V(element);
@@ -2659,13 +2798,17 @@ static void json_field(sbuf *b, const char *name, str v, bool raw)
 static flat_val extensions_json(flattener *f)
 {
 	sbuf *b = &f->scratch;
+	uint32_t *order;
 
 	if (f->v[V_EXT].n == 0)
+		return VNULL;
+	order = ext_order(f);
+	if (!order)
 		return VNULL;
 	sbuf_reset(b);
 	sbuf_putc(b, '[');
 	for (uint32_t i = 0; i < f->v[V_EXT].n; i++) {
-		const ext *e = &AT(f, V_EXT, ext, i);
+		const ext *e = &AT(f, V_EXT, ext, order[i]);
 
 		if (i)
 			sbuf_putc(b, ',');

@@ -6,8 +6,8 @@
 
 #include "util.h"
 
-#define DEFAULT_BATCH ((size_t)4 << 20)
-#define COPY_PIECE ((size_t)1 << 20)
+#define DEFAULT_BATCH ((size_t)1 << 20)
+#define COPY_PIECE ((size_t)256 << 10)
 
 /* ids of one kind (EOB, Patient, Coverage) in the current batch */
 typedef struct idset {
@@ -27,6 +27,8 @@ struct loader {
 	idset ids[3];
 	size_t buffered;
 	bool in_tx, finished, db_failed;
+	bool pending;               /* a COPY's result is still to be read */
+	char pending_what[96];
 	char err[512];
 	char *copy_sql[FT_COUNT];
 };
@@ -168,7 +170,29 @@ static int exec_ok(loader *l, const char *sql, int nparams, const char *const *p
 	return rc;
 }
 
-static int copy_table(loader *l, int t)
+/* Collect the result of a COPY whose end was sent but not waited for. */
+static int drain(loader *l)
+{
+	PGresult *res;
+	int rc = 0;
+
+	if (!l->pending)
+		return 0;
+	l->pending = false;
+	while ((res = PQgetResult(l->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+			rc = db_fail(l, l->pending_what, res);
+		PQclear(res);
+	}
+	return rc;
+}
+
+/*
+ * COPY the buffered rows of table t.  With `defer`, the command's result is
+ * collected later (drain): the server finishes the rows while the client
+ * parses the next batch.
+ */
+static int copy_table(loader *l, int t, bool defer)
 {
 	sbuf *b = &l->rows[t];
 	PGresult *res;
@@ -195,6 +219,11 @@ static int copy_table(loader *l, int t)
 	}
 	if (rc == 0 && PQputCopyEnd(l->conn, NULL) != 1)
 		rc = -1;
+	if (rc == 0 && defer) {
+		l->pending = true;
+		snprintf(l->pending_what, sizeof l->pending_what, "%s", what);
+		return 0;
+	}
 	while ((res = PQgetResult(l->conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
 			rc = db_fail(l, what, res);
@@ -220,6 +249,10 @@ static int begin_tx(loader *l)
 /* Send the batch: delete its ids, COPY its rows (parents first). */
 static int flush(loader *l)
 {
+	int last = -1;
+
+	if (drain(l) < 0)
+		return -1;
 	if (l->buffered == 0 && !l->ids[0].count && !l->ids[1].count && !l->ids[2].count)
 		return 0;
 	if (begin_tx(l) < 0)
@@ -239,7 +272,10 @@ static int flush(loader *l)
 		}
 	}
 	for (int t = 0; t < FT_COUNT; t++)
-		if (l->rows[t].len && copy_table(l, t) < 0)
+		if (l->rows[t].len)
+			last = t;
+	for (int t = 0; t < FT_COUNT; t++)
+		if (l->rows[t].len && copy_table(l, t, t == last) < 0)
 			return -1;
 	for (int t = 0; t < FT_COUNT; t++)
 		sbuf_reset(&l->rows[t]);
@@ -446,7 +482,7 @@ int loader_finish(loader *l)
 		snprintf(l->err, sizeof l->err, "%s", fhir_stream_error(l->stream));
 		return -1;
 	}
-	if (flush(l) < 0 || begin_tx(l) < 0)
+	if (flush(l) < 0 || drain(l) < 0 || begin_tx(l) < 0)
 		return -1;
 	l->finished = true;
 	return 0;
@@ -468,14 +504,19 @@ void loader_abort(loader *l)
 {
 	PGresult *res;
 
-	/* a COPY cut short leaves the connection in COPY_IN: end it first */
-	if (PQtransactionStatus(l->conn) == PQTRANS_ACTIVE) {
-		PQputCopyEnd(l->conn, "aborted");
+	/* the connection may be shared: touch only a transaction this loader began */
+	if (l->pending) {
+		l->pending = false;
 		while ((res = PQgetResult(l->conn)) != NULL)
 			PQclear(res);
 	}
-	if (l->in_tx || PQtransactionStatus(l->conn) == PQTRANS_INERROR ||
-	    PQtransactionStatus(l->conn) == PQTRANS_INTRANS) {
+	if (l->in_tx) {
+		/* a COPY cut short leaves the connection in COPY_IN: end it first */
+		if (PQtransactionStatus(l->conn) == PQTRANS_ACTIVE) {
+			PQputCopyEnd(l->conn, "aborted");
+			while ((res = PQgetResult(l->conn)) != NULL)
+				PQclear(res);
+		}
 		res = PQexec(l->conn, "ROLLBACK");
 		PQclear(res);
 	}

@@ -35,7 +35,7 @@
 
 typedef struct loader loader;
 
-/* conn is borrowed; limits may be NULL (defaults); batch_bytes 0 = 4 MiB. */
+/* conn is borrowed; limits may be NULL (defaults); batch_bytes 0 = 1 MiB. */
 loader *loader_new(PGconn *conn, const fhir_limits *limits, size_t batch_bytes);
 void loader_free(loader *l);
 

@@ -56,6 +56,7 @@ typedef struct sync_stats {
 	uint64_t auth_retries;      /* pages retried after a 401 */
 	uint64_t foreign_links;     /* next links to another host, refused */
 	uint64_t leases_lost;       /* participants dropped because another instance took them */
+	uint64_t db_us;             /* time spent storing pages (rows, cursor, commit) */
 	unsigned active;            /* participants leased now */
 	unsigned inflight;          /* transfers in flight now */
 } sync_stats;

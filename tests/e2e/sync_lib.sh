@@ -35,11 +35,11 @@ enrol_range() {
   done
 }
 
-# wait_synced SECONDS N WHAT: N active participants, each synced, nothing leased,
-# no walk in progress
+# wait_synced SECONDS N WHAT [ID_LIKE]: N active participants (those whose id is
+# LIKE ID_LIKE, default all), each synced, nothing leased, no walk in progress
 wait_synced() {
   wait_for "$1" "SELECT count(*) FROM bb.participant p WHERE state = 'active'
-    AND last_sync_at IS NOT NULL AND lease_owner IS NULL AND next_sync_at > now()
+    AND participant_id LIKE '${4:-%}' AND last_sync_at IS NOT NULL AND lease_owner IS NULL AND next_sync_at > now()
     AND NOT EXISTS (SELECT 1 FROM bb.sync_cursor c WHERE c.participant_id = p.participant_id
                     AND c.next_url IS NOT NULL)" "$2" "$3"
 }
