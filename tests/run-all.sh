@@ -30,7 +30,7 @@ status=0
 for b in build build-asan; do
   echo "=== tests in $b"
   # pg_virtualenv starts a throwaway cluster, exports PG*, and drops it after
-  if ! pg_virtualenv -v 15 -- meson test -C "$b" --print-errorlogs --num-processes 2 \
+  if ! pg_virtualenv -t -v 15 -- meson test -C "$b" --print-errorlogs --num-processes 2 \
        --no-suite fuzz "${suite_args[@]}"; then
     status=1
   fi
