@@ -110,7 +110,9 @@ int cli_parse(cli_ctx *ctx, int argc, char **argv, const cli_option *opts,
 			fprintf(stderr, "%s", usage_text);
 			return -1;
 		case '?':
-			log_error("unknown option \"%s\" for \"%s\"", argv[optind - 1], argv[0]);
+			/* cut: an argument may be 128 KB long */
+			log_error("unknown option \"%.80s%s\" for \"%s\"", argv[optind - 1],
+				  strlen(argv[optind - 1]) > 80 ? "..." : "", argv[0]);
 			fprintf(stderr, "%s", usage_text);
 			return -1;
 		default: {
@@ -167,7 +169,7 @@ int cli_main(int argc, char **argv)
 			ctx.conninfo = argv[i + 1];
 			i += 2;
 		} else {
-			log_error("unknown or incomplete option \"%s\"", a);
+			log_error("unknown or incomplete option \"%.80s%s\"", a, strlen(a) > 80 ? "..." : "");
 			usage(stderr);
 			return EX_USAGE;
 		}
@@ -182,7 +184,7 @@ int cli_main(int argc, char **argv)
 			return commands[k].fn(&ctx, argc - i, argv + i);
 		}
 	}
-	log_error("unknown command \"%s\"", argv[i]);
+	log_error("unknown command \"%.80s%s\"", argv[i], strlen(argv[i]) > 80 ? "..." : "");
 	fprintf(stderr, "HINT: run \"bbingest --help\" for the list of commands\n");
 	return EX_USAGE;
 }

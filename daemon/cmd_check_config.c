@@ -46,8 +46,10 @@ int cmd_check_config(cli_ctx *ctx, int argc, char **argv)
 	}
 	if (config_load(ctx->config_path, true, &cfg, &rep) < 0) {
 		config_report_print(&rep, stderr);
-		fprintf(stderr, "bbingest: configuration file %s has %zu problem%s\n",
-			ctx->config_path, rep.count, rep.count == 1 ? "" : "s");
+		/* the path as given, cut if absurdly long (it may be hostile) */
+		fprintf(stderr, "bbingest: configuration file %.256s%s has %zu problem%s\n",
+			ctx->config_path, strlen(ctx->config_path) > 256 ? "..." : "",
+			rep.count, rep.count == 1 ? "" : "s");
 		config_report_free(&rep);
 		return EX_CONFIG;
 	}

@@ -25,7 +25,7 @@ int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc > 0 ? EX_OK : EX_USAGE;
 	if (ctx->argc) {
-		log_error("migrate takes no arguments, got \"%s\"", ctx->argv[0]);
+		log_error("migrate takes no arguments, got \"%.80s\"", ctx->argv[0]);
 		return EX_USAGE;
 	}
 	rc = config_for_command(ctx, false, true, &cfg);

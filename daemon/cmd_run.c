@@ -24,7 +24,7 @@ int cmd_run(cli_ctx *ctx, int argc, char **argv)
 	if (rc)
 		return rc > 0 ? EX_OK : EX_USAGE;
 	if (ctx->argc) {
-		log_error("run takes no arguments, got \"%s\"", ctx->argv[0]);
+		log_error("run takes no arguments, got \"%.80s\"", ctx->argv[0]);
 		return EX_USAGE;
 	}
 	rc = config_for_command(ctx, true, false, &cfg);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "consent.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -243,6 +244,12 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 	if (!st) {
 		log_error("%s", err);
 		return EX_UNAVAILABLE;
+	}
+	if (ctx->argc == 1 && !consent_id_valid(ctx->argv[0], err, sizeof err)) {
+		/* not echoed: it may be huge or hold control bytes */
+		log_error("%s", err);
+		store_close(st);
+		return EX_DATAERR;
 	}
 	rc = ctx->argc == 1 ? show_one(st, ctx->argv[0]) : show_all(st);
 	store_close(st);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "consent.h"
 #include "log.h"
 #include "store.h"
 
@@ -35,6 +36,11 @@ int cmd_sync_now(cli_ctx *ctx, int argc, char **argv)
 	if ((all && ctx->argc != 0) || (!all && ctx->argc != 1)) {
 		fprintf(stderr, "%s", usage);
 		return EX_USAGE;
+	}
+	if (!all && !consent_id_valid(ctx->argv[0], err, sizeof err)) {
+		/* not echoed: it may be huge or hold control bytes */
+		log_error("%s", err);
+		return EX_DATAERR;
 	}
 	rc = config_for_command(ctx, false, true, &cfg);
 	if (rc != EX_OK)

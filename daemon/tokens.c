@@ -1280,10 +1280,44 @@ void tokens_free(tokens *t)
 
 /* ---- subsystem hooks ---- */
 
+/*
+ * The key must open what the database holds: a daemon started with another
+ * key (a wrong vault.key_file, a credential from another machine) could use
+ * no grant at all, so it refuses to start.  The newest sealed token is tried.
+ */
+static int check_key(tokens *t, char *err, size_t errlen)
+{
+	char e[512], aad[CONSENT_MAX_ID + 32], *tok = NULL;
+	PGresult *r = store_exec(t->d->db, "SELECT participant_id, access_sealed FROM bb.token "
+				 "ORDER BY obtained_at DESC LIMIT 1", 0, NULL, e, sizeof e);
+	int rc = 0;
+
+	if (!r) {
+		snprintf(err, errlen, "could not read the stored tokens: %s", e);
+		return -1;
+	}
+	if (PQntuples(r) == 1) {
+		consent_aad(aad, sizeof aad, PQgetvalue(r, 0, 0), "access");
+		if (consent_open_value(t->d->vault, aad, PQgetvalue(r, 0, 1), &tok, e, sizeof e) < 0) {
+			snprintf(err, errlen, "the token-sealing key (id %s) does not open the tokens stored "
+				 "in the database (%s); HINT: start with the key they were sealed with "
+				 "(vault.key_file or vault.key_credential)", vault_key_id(t->d->vault), e);
+			rc = -1;
+		}
+		ou_free_secret(tok);
+	}
+	PQclear(r);
+	return rc;
+}
+
 static void *sub_start(bb_daemon *d, char *err, size_t errlen)
 {
 	tokens *t = tokens_new(d, true, err, errlen);
 
+	if (t && check_key(t, err, errlen) < 0) {
+		tokens_free(t);
+		return NULL;
+	}
 	if (t) {
 		d->tokens = t;
 		check_app_state(t);

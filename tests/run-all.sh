@@ -4,7 +4,8 @@
 # suite of each build against a throwaway PostgreSQL 15 (pg_virtualenv).
 #
 #   tests/run-all.sh            all suites, both builds
-#   tests/run-all.sh SUITE...   only these meson suites (unit, db, e2e, sandbox)
+#   tests/run-all.sh SUITE...   only these meson suites (unit, db, e2e, sandbox,
+#                               campaign, valgrind, fuzz)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,9 +30,12 @@ export LSAN_OPTIONS=suppressions=$here/tests/lsan.supp:print_suppressions=0
 status=0
 for b in build build-asan; do
   echo "=== tests in $b"
+  # valgrind memcheck runs on the plain build only (it cannot run ASan binaries)
+  skip=(--no-suite fuzz)
+  [ "$b" == build ] || skip+=(--no-suite valgrind)
   # pg_virtualenv starts a throwaway cluster, exports PG*, and drops it after
   if ! pg_virtualenv -t -v 15 -- meson test -C "$b" --print-errorlogs --num-processes 2 \
-       --no-suite fuzz "${suite_args[@]}"; then
+       "${skip[@]}" "${suite_args[@]}"; then
     status=1
   fi
 done

@@ -14,7 +14,7 @@ packages=(
   postgresql-15 postgresql-client-15 postgresql-common
   yajl-tools jq bc curl openssl ca-certificates
   clang libclang-rt-14-dev
-  python3 systemd iproute2 man-db groff-base
+  python3 systemd iproute2 man-db groff-base valgrind
 )
 
 missing=()
