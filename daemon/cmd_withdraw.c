@@ -140,34 +140,14 @@ static revoke_result revoke_grant(bb_daemon *d, const char *id, char *why, size_
 	}
 	{
 		char *body = oauth_revoke_body(wa.token);
-		char *auth = ou_basic_auth_header(cfg->client_id ? cfg->client_id : "",
-						  cfg->client_secret ? cfg->client_secret : "");
-		char *url = oauth_endpoint(cfg, "revoke");
-		http_request req = {
-			.method = "POST",
-			.url = url,
-			.body = body,
-			.body_len = strlen(body),
-			.content_type = "application/x-www-form-urlencoded",
-			.auth_header = auth,
-			.accept = "application/json",
-			.timeout_ms = (long)cfg->token_timeout_s * 1000L,
-			.connect_timeout_ms = 10000,
-			.max_body = OAUTH_MAX_RESPONSE,
-			.on_done = revoke_done,
-			.ud = &wh,
-		};
 
 		ou_free_secret(wa.token);
 		wa.token = NULL;
-		if (http_start(d->http, &req, err, sizeof err) < 0) {
+		if (oauth_post(d->http, cfg, "revoke", body, revoke_done, &wh, err, sizeof err) < 0) {
 			snprintf(wh.desc, sizeof wh.desc, "%.200s", err);
 			wh.done = true;
 			wh.code = CURLE_FAILED_INIT;
 		}
-		ou_free_secret(body);
-		ou_free_secret(auth);
-		free(url);
 	}
 	run_until(d, NULL, &wh.done, now_mono_us() + (int64_t)(cfg->token_timeout_s + 5) * 1000000);
 	tokens_free(t);

@@ -278,7 +278,7 @@ static void handle_callback(void *arg, const listener_request *req, listener_res
 	const char *code = ou_query_get(req->query, "code");
 	const char *error = ou_query_get(req->query, "error");
 	char id[CONSENT_MAX_ID + 1], err[512];
-	char *verifier = NULL, *body = NULL, *auth = NULL, *url = NULL;
+	char *verifier = NULL, *body = NULL;
 	consent_check c;
 	exchange *x;
 
@@ -357,37 +357,14 @@ static void handle_callback(void *arg, const listener_request *req, listener_res
 	/* the code lives 60 s: exchange it now */
 	body = oauth_code_body(code, cfg->redirect_uri, verifier);
 	ou_free_secret(verifier);
-	auth = ou_basic_auth_header(cfg->client_id ? cfg->client_id : "",
-				    cfg->client_secret ? cfg->client_secret : "");
-	url = oauth_endpoint(cfg, "token");
-	{
-		http_request hr = {
-			.method = "POST",
-			.url = url,
-			.body = body,
-			.body_len = strlen(body),
-			.content_type = "application/x-www-form-urlencoded",
-			.auth_header = auth,
-			.accept = "application/json",
-			.timeout_ms = (long)cfg->token_timeout_s * 1000L,
-			.connect_timeout_ms = 10000,
-			.max_body = OAUTH_MAX_RESPONSE,
-			.on_done = exchange_done,
-			.ud = x,
-		};
-
-		if (http_start(d->http, &hr, err, sizeof err) < 0) {
-			log_error("enrolment of participant %s: %s", id, err);
-			audit_failed(e, id, "code_exchange", "not started");
-			x->http_done = true;
-			exchange_answer(x, 500, NULL, NULL);
-		} else {
-			log_info("enrolment: participant %s signed in at Medicare.gov; exchanging the code", id);
-		}
+	if (oauth_post(d->http, cfg, "token", body, exchange_done, x, err, sizeof err) < 0) {
+		log_error("enrolment of participant %s: %s", id, err);
+		audit_failed(e, id, "code_exchange", "not started");
+		x->http_done = true;
+		exchange_answer(x, 500, NULL, NULL);
+	} else {
+		log_info("enrolment: participant %s signed in at Medicare.gov; exchanging the code", id);
 	}
-	ou_free_secret(body);
-	ou_free_secret(auth);
-	free(url);
 }
 
 /* ---- subsystem ---- */

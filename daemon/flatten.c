@@ -750,6 +750,16 @@ static char *arena_alloc(flattener *f, size_t n)
 	return b->data + b->used - n;
 }
 
+/* Like arena_alloc, aligned for any integer type (strings need no alignment). */
+static void *arena_alloc_aligned(flattener *f, size_t n)
+{
+	char *p = arena_alloc(f, n + 7);
+
+	if (!p)
+		return NULL;
+	return p + (size_t)(-(uintptr_t)p & 7u);
+}
+
 static void arena_reset(flattener *f)
 {
 	size_t kept = 0;
@@ -2468,7 +2478,7 @@ static uint32_t *ext_order(flattener *f)
 
 	if (n == 0)
 		return NULL;
-	order = (uint32_t *)(void *)arena_alloc(f, (size_t)n * sizeof *order);
+	order = arena_alloc_aligned(f, (size_t)n * sizeof *order);
 	if (!order)
 		return NULL;
 	for (uint32_t i = 0; i < n; i++)

@@ -505,3 +505,33 @@ bool oauth_grant_expiration(const char *text, char *out, size_t outlen)
 	out[10] = 'T';
 	return true;
 }
+
+int oauth_post(http *h, const bb_config *cfg, const char *endpoint, char *body,
+	       void (*on_done)(void *ud, const http_result *res), void *ud,
+	       char *err, size_t errlen)
+{
+	char *auth = ou_basic_auth_header(cfg->client_id ? cfg->client_id : "",
+					  cfg->client_secret ? cfg->client_secret : "");
+	char *url = oauth_endpoint(cfg, endpoint);
+	http_request req = {
+		.method = "POST",
+		.url = url,
+		.body = body,
+		.body_len = strlen(body),
+		.content_type = "application/x-www-form-urlencoded",
+		.auth_header = auth,
+		.accept = "application/json",
+		.timeout_ms = (long)cfg->token_timeout_s * 1000L,
+		.connect_timeout_ms = 10000,
+		.max_body = OAUTH_MAX_RESPONSE,
+		.on_done = on_done,
+		.ud = ud,
+	};
+	int rc = http_start(h, &req, err, errlen);
+
+	/* http_start copied what it needs */
+	ou_free_secret(body);
+	ou_free_secret(auth);
+	free(url);
+	return rc;
+}

@@ -9,6 +9,9 @@
  *     (§3.4 "Daemon rule"),
  *   - the granted scopes (demographics withheld, §2.6).
  *
+ * One function does I/O: oauth_post() starts a client-authenticated POST to
+ * one of the endpoints through the daemon's http module.
+ *
  * Strings holding tokens are wiped when freed (oauth_token_response_clear,
  * ou_free_secret).  Nothing here logs anything; error texts quote no value
  * of the answer except the short OAuth error code, cleaned to [a-z_].
@@ -30,6 +33,16 @@
 
 /* {base}/v2/o/token/ and friends; free the result. */
 char *oauth_endpoint(const bb_config *cfg, const char *what);
+
+/*
+ * POST `body` (a form built by the functions below; taken over and wiped)
+ * to {base}/{version}/o/{endpoint}/ with HTTP Basic client authentication,
+ * the token timeout of the configuration and OAUTH_MAX_RESPONSE as the body
+ * cap.  on_done is called once, later, unless this returns -1 (err filled).
+ */
+int oauth_post(http *h, const bb_config *cfg, const char *endpoint, char *body,
+	       void (*on_done)(void *ud, const http_result *res), void *ud,
+	       char *err, size_t errlen);
 
 /*
  * The authorize URL: {base}/{version}/o/authorize/?client_id=..&redirect_uri=..

@@ -490,7 +490,7 @@ static void start_refresh(job *j)
 	store *s = job_conn(j);
 	const char *p[2] = { j->id, t->d->instance_id };
 	char err[512], aad[CONSENT_MAX_ID + 32];
-	char *refresh = NULL, *body = NULL, *auth = NULL, *url = NULL;
+	char *refresh = NULL, *body = NULL;
 	const char *state, *sqlstate;
 	bool marked, due, invalidated;
 	long long left;
@@ -624,39 +624,16 @@ static void start_refresh(job *j)
 	}
 	body = oauth_refresh_body(refresh);
 	ou_free_secret(refresh);
-	auth = ou_basic_auth_header(cfg->client_id ? cfg->client_id : "",
-				    cfg->client_secret ? cfg->client_secret : "");
-	url = oauth_endpoint(cfg, "token");
-	{
-		http_request req = {
-			.method = "POST",
-			.url = url,
-			.body = body,
-			.body_len = strlen(body),
-			.content_type = "application/x-www-form-urlencoded",
-			.auth_header = auth,
-			.accept = "application/json",
-			.timeout_ms = (long)cfg->token_timeout_s * 1000L,
-			.connect_timeout_ms = 10000,
-			.max_body = OAUTH_MAX_RESPONSE,
-			.on_done = refresh_done,
-			.ud = j,
-		};
-
-		if (http_start(t->d->http, &req, err, sizeof err) < 0) {
-			log_error("token refresh of participant %s: %s", j->id, err);
-			clear_mark_loop(t, j->id);
-			rollback(s);
-			job_finish(j, TOKENS_RETRY, NULL);
-		} else {
-			j->inflight = true;
-			t->inflight++;
-			log_debug("refreshing the tokens of participant %s (%s)", j->id, j->reason);
-		}
+	if (oauth_post(t->d->http, cfg, "token", body, refresh_done, j, err, sizeof err) < 0) {
+		log_error("token refresh of participant %s: %s", j->id, err);
+		clear_mark_loop(t, j->id);
+		rollback(s);
+		job_finish(j, TOKENS_RETRY, NULL);
+	} else {
+		j->inflight = true;
+		t->inflight++;
+		log_debug("refreshing the tokens of participant %s (%s)", j->id, j->reason);
 	}
-	ou_free_secret(body);
-	ou_free_secret(auth);
-	free(url);
 }
 
 /* Commit the new pair; false when it could not be committed. */

@@ -34,7 +34,7 @@ for b in build build-asan; do
   skip=(--no-suite fuzz)
   [ "$b" == build ] || skip+=(--no-suite valgrind)
   # pg_virtualenv starts a throwaway cluster, exports PG*, and drops it after
-  if ! pg_virtualenv -v 15 -- meson test -C "$b" --print-errorlogs --num-processes 2 \
+  if ! pg_virtualenv -t -v 15 -- meson test -C "$b" --print-errorlogs --num-processes 2 \
        "${skip[@]}" "${suite_args[@]}"; then
     status=1
   fi
