@@ -1923,7 +1923,7 @@ int config_load(const char *path, bool require_api, bb_config **out, config_repo
 		/* no file has such a name; the path is not echoed (it may be huge) */
 		report_add(report, xasprintf("the configuration path is %zu bytes long, longer than any "
 					     "file name (%d)", strlen(path), PATH_MAX - 1),
-			   xstrdup("check -c and $BBINGEST_CONFIG"));
+			   "check -c and $BBINGEST_CONFIG");
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);

@@ -96,7 +96,8 @@ hostile() { # WHAT EXPECTED_CODES command...: refused with one of the codes, a s
   timeout 20 "$@" >"$tmp/h.out" 2>"$tmp/h.err" </dev/null || rc=$?
   inputs=$((inputs + 1))
   cat "$tmp/h.err" >>"$tmp/cmd.log"
-  [[ " $codes " == *" $rc "* ]] || { head -c 600 "$tmp/h.err" >&2; fail "$what: exit $rc, expected one of $codes"; }
+  [[ " $codes " == *" $rc "* ]] || { grep -A20 Sanitizer "$tmp/h.err" >&2 || head -c 600 "$tmp/h.err" >&2
+    fail "$what: exit $rc, expected one of $codes"; }
   [ "$(wc -c <"$tmp/h.err")" -lt "${MAXERR:-4096}" ] || fail "$what: a message of $(wc -c <"$tmp/h.err") bytes (the input echoed?)"
   [ "$(awk '{ if (length($0) > m) m = length($0) } END { print m + 0 }' "$tmp/h.err")" -lt 1024 ] ||
     fail "$what: a message line longer than 1 KB"
