@@ -28,6 +28,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$here/tests/lsan.supp:print_suppressions=0
 
 status=0
+ran=(build build-asan)
+# count only this run's results: drop the logs of earlier runs
+rm -f build/meson-logs/testlog.json build-asan/meson-logs/testlog.json build-fuzz/meson-logs/testlog.json
 for b in build build-asan; do
   echo "=== tests in $b"
   # valgrind memcheck runs on the plain build only (it cannot run ASan binaries)
@@ -41,13 +44,14 @@ for b in build build-asan; do
 done
 if [ $# -eq 0 ] || [[ " $* " == *" fuzz "* ]]; then
   echo "=== fuzz targets in build-fuzz"
+  ran+=(build-fuzz)
   if ! meson test -C build-fuzz --print-errorlogs --num-processes 2 --suite fuzz; then
     status=1
   fi
 fi
 
 passed=0; failed=0
-for b in build build-asan build-fuzz; do
+for b in "${ran[@]}"; do
   log="$b/meson-logs/testlog.json"
   [ -f "$log" ] || continue
   p=$(jq -s '[.[] | select(.result == "OK" or .result == "EXPECTEDFAIL")] | length' "$log")
