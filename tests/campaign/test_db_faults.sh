@@ -60,18 +60,37 @@ for u in 1 2 3 4 5 6; do sb_admin POST /_admin/claims --data-urlencode "user=$(p
 set_faults latency-ms=150
 PGUSER=postgres sql "ALTER ROLE bbd NOLOGIN" >/dev/null
 PGUSER=postgres sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'bbd'" >/dev/null
-sleep 0.5
-used=$(PGUSER=postgres sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
-fillers=()
-for i in $(seq 1 $((MAXCONN - 3 - used + 1))); do
-  psql -X -q -U filler -d postgres -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
-  fillers+=($!)
-done
+# pg_terminate_backend only signals: wait until the daemon's sessions are gone
 for i in $(seq 1 100); do
-  n=$(PGUSER=postgres sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'filler'")
-  [ "$n" -ge $((MAXCONN - 3 - used)) ] && break
+  [ "$(PGUSER=postgres sql "SELECT count(*) FROM pg_stat_activity WHERE usename = 'bbd'")" = 0 ] && break
   sleep 0.1
 done
+fillers=()
+add_filler() {
+  psql -X -q -U filler -d postgres -c "SELECT pg_sleep(600)" >/dev/null 2>&1 &
+  fillers+=($!)
+}
+# A first estimate of the free slots, then top up: every connection (our own
+# monitoring queries, the daemon's refused reconnects) holds a slot while it
+# lives, so a count taken once can be off.  Filled means a non-superuser probe
+# is refused three times in a row.
+used=$(PGUSER=postgres sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'")
+for i in $(seq 1 $((MAXCONN - 3 - used))); do add_filler; done
+refused=0
+for i in $(seq 1 200); do
+  sleep 0.3
+  if probe=$(psql -X -q -U filler -d postgres -Atc "SELECT 1" 2>&1); then
+    refused=0
+    add_filler
+  elif grep -Eq 'too many clients|connection slots are reserved' <<<"$probe"; then
+    refused=$((refused + 1))
+    [ "$refused" -ge 3 ] && break
+  else
+    fail "a filler probe failed for another reason: $probe"
+  fi
+done
+[ "$refused" -ge 3 ] || fail "could not take every connection slot (${#fillers[@]} fillers)"
+echo "# ${#fillers[@]} sessions hold every connection slot a non-superuser may use"
 PGUSER=postgres sql "ALTER ROLE bbd LOGIN" >/dev/null
 faults=$((faults + 1))
 expect_rc 69 "a command cannot connect either (exit 69)" -- "$BBINGEST" -c "$CFG" sync-now --all
