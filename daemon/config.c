@@ -135,6 +135,9 @@ static const key_def keys[] = {
 	{ KEY("database", "conninfo"), .type = KT_STRING, FIELD(db_conninfo), .def = "",
 	  .tname = "conninfo",
 	  .doc = "libpq connection string; empty = the PG* environment; -d overrides it" },
+	{ KEY("database", "writers"), .type = KT_INT, FIELD(db_writers), .def = "4",
+	  .min = 1, .max = 64,
+	  .doc = "connections (threads) that store downloaded pages in parallel" },
 
 	/* vault */
 	{ KEY("vault", "key_file"), .type = KT_PATH, FIELD(vault_key_file),

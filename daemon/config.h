@@ -58,6 +58,7 @@ typedef struct bb_config {
 
 	/* database: */
 	char *db_conninfo;          /* "" means libpq's environment */
+	int db_writers;             /* threads storing pages, each with a connection */
 
 	/* vault: */
 	char *vault_key_file;       /* path, or NULL */

@@ -27,6 +27,7 @@ struct loader {
 	idset ids[3];
 	size_t buffered;
 	bool in_tx, finished, db_failed;
+	bool input_ended;           /* loader_end_input succeeded */
 	bool pending;               /* a COPY's result is still to be read */
 	char pending_what[96];
 	char err[512];
@@ -418,7 +419,8 @@ loader *loader_new(PGconn *conn, const fhir_limits *limits, size_t batch_bytes)
 		sbuf_init(&l->ids[k].keys, 0);
 	}
 	l->stream = fhir_stream_new(&l->sink, limits);
-	PQsetClientEncoding(conn, "UTF8");
+	if (conn)
+		PQsetClientEncoding(conn, "UTF8");
 	return l;
 }
 
@@ -455,7 +457,7 @@ void loader_begin(loader *l, const char *name)
 	if (l->in_tx)
 		loader_abort(l);
 	discard(l);
-	l->finished = l->db_failed = false;
+	l->finished = l->db_failed = l->input_ended = false;
 	l->err[0] = '\0';
 	fhir_stream_begin(l->stream, name);
 }
@@ -474,12 +476,32 @@ fhir_stream *loader_stream(loader *l)
 	return l->stream;
 }
 
+int loader_end_input(loader *l)
+{
+	if (l->input_ended)
+		return 0;
+	if (fhir_stream_finish(l->stream) < 0) {
+		snprintf(l->err, sizeof l->err, "%s", fhir_stream_error(l->stream));
+		return -1;
+	}
+	l->input_ended = true;
+	return 0;
+}
+
+void loader_set_conn(loader *l, PGconn *conn)
+{
+	l->conn = conn;
+}
+
 int loader_finish(loader *l)
 {
 	if (l->finished)
 		return 0;
-	if (fhir_stream_finish(l->stream) < 0) {
-		snprintf(l->err, sizeof l->err, "%s", fhir_stream_error(l->stream));
+	if (loader_end_input(l) < 0)
+		return -1;
+	if (!l->conn) {
+		snprintf(l->err, sizeof l->err, "no database connection to store the rows on");
+		l->db_failed = true;
 		return -1;
 	}
 	if (flush(l) < 0 || drain(l) < 0 || begin_tx(l) < 0)
@@ -505,6 +527,11 @@ void loader_abort(loader *l)
 	PGresult *res;
 
 	/* the connection may be shared: touch only a transaction this loader began */
+	if (!l->conn) {
+		l->pending = l->in_tx = false;
+		discard(l);
+		return;
+	}
 	if (l->pending) {
 		l->pending = false;
 		while ((res = PQgetResult(l->conn)) != NULL)
@@ -531,5 +558,5 @@ const char *loader_error(const loader *l)
 
 bool loader_db_failed(const loader *l)
 {
-	return l->db_failed || PQstatus(l->conn) != CONNECTION_OK;
+	return l->db_failed || !l->conn || PQstatus(l->conn) != CONNECTION_OK;
 }

@@ -35,7 +35,8 @@
 
 typedef struct loader loader;
 
-/* conn is borrowed; limits may be NULL (defaults); batch_bytes 0 = 1 MiB. */
+/* conn is borrowed (may be NULL, see loader_set_conn); limits may be NULL
+ * (defaults); batch_bytes 0 = 1 MiB. */
 loader *loader_new(PGconn *conn, const fhir_limits *limits, size_t batch_bytes);
 void loader_free(loader *l);
 
@@ -50,6 +51,22 @@ int loader_feed(loader *l, const void *buf, size_t len);
 
 /* The stream, e.g. for fhir_stream_read_fd or the Bundle's next link. */
 fhir_stream *loader_stream(loader *l);
+
+/*
+ * End of input without the database: completes the parse, so the page's
+ * Bundle fields (total, next link) can be checked before anything is sent.
+ * 0, or -1 (a parse error; loader_db_failed is false).  loader_finish does
+ * it when not done.
+ */
+int loader_end_input(loader *l);
+
+/*
+ * The connection the next loader_finish/commit/abort use (borrowed; NULL:
+ * none, finish fails and abort only discards).  Only between inputs, or
+ * after loader_end_input when no statement of this input was sent: the
+ * daemon hands a parsed page to a writer thread with its own connection.
+ */
+void loader_set_conn(loader *l, PGconn *conn);
 
 /*
  * End of input: completes the parse and sends every row.  Afterwards a

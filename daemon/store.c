@@ -50,8 +50,8 @@ static void notice_to_log(void *arg, const char *message)
 
 store *store_connect(const char *conninfo, char *err, size_t errlen)
 {
-	const char *keys[] = { "dbname", "application_name", "connect_timeout", NULL };
-	const char *vals[] = { conninfo && *conninfo ? conninfo : NULL, "bbingest", "10", NULL };
+	const char *keys[] = { "dbname", "application_name", "connect_timeout", "client_encoding", NULL };
+	const char *vals[] = { conninfo && *conninfo ? conninfo : NULL, "bbingest", "10", "UTF8", NULL };
 	PGconn *conn;
 	store *s;
 

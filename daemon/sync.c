@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 
 #include "daemon.h"
+#include "dbpool.h"
 #include "log.h"
 #include "metrics.h"
 #include "scheduler.h"
@@ -33,7 +34,24 @@ typedef enum {
 	JS_READY = 0,   /* page URL known, waiting for a slot and the bucket */
 	JS_TOKEN,       /* waiting for the access token */
 	JS_XFER,        /* transfer in flight */
+	JS_COMMIT,      /* the page is with a database writer (dbpool) */
 } job_state;
+
+/*
+ * A page handed to a writer thread: what the writer needs besides the job's
+ * walk fields (which the loop leaves alone while the job is JS_COMMIT), and
+ * what it answers.
+ */
+typedef struct page_commit {
+	char *next;                 /* next page URL, NULL on the walk's last page */
+	const char *owner;          /* the daemon's instance id */
+	int64_t lease_s;
+	int rc;                     /* 1 stored, 0 the lease was lost, -1 failed */
+	bool rows_failed;           /* -1 while sending the rows (not the cursor) */
+	bool db_failed;             /* the database's fault, not the page's */
+	int64_t us;                 /* time in the database */
+	char err[1024];
+} page_commit;
 
 typedef struct job {
 	sync_engine *s;
@@ -50,6 +68,7 @@ typedef struct job {
 	bool auth_retried;          /* the page was retried after a 401 */
 	loader *ld;                 /* the page being received, from the pool */
 	bool feed_failed;           /* the page broke a rule while streaming */
+	page_commit commit;         /* JS_COMMIT */
 } job;
 
 struct sync_engine {
@@ -66,6 +85,7 @@ struct sync_engine {
 	sync_stats stats;
 	loader **pool;              /* idle loaders, reused page after page */
 	size_t npool;
+	dbpool *writers;            /* threads that store pages, own connections */
 	struct unreleased *unreleased; /* lease releases the database did not take yet */
 };
 
@@ -181,11 +201,11 @@ static loader *loader_get(sync_engine *s, const char *participant_id, const char
 			lim.max_resource = c->max_resource_bytes;
 		lim.max_input = c->max_page_bytes;
 		/*
-		 * One batch per page: the loader must not open a transaction while
-		 * the page streams in, as the loop's connection is shared by every
-		 * page in flight; the rows go to the database when the page ends.
+		 * One batch per page and no connection: nothing is sent while the
+		 * page streams in; when it ends, a writer thread sends the rows on
+		 * its own connection (page_write).
 		 */
-		l = loader_new(store_pg(s->d->db), &lim,
+		l = loader_new(NULL, &lim,
 			       c->max_page_bytes ? 2 * c->max_page_bytes + (1u << 20) : (size_t)1 << 30);
 	}
 	loader_set_participant(l, participant_id);
@@ -216,6 +236,7 @@ static void job_free(job *j)
 	page_drop(j);
 	free(j->url);
 	free(j->since);
+	free(j->commit.next);
 	free(j->lease.participant_id);
 	free(j->lease.patient_id);
 	free(j->lease.due_at);
@@ -412,14 +433,15 @@ static void job_continue(job *j)
 }
 
 /*
- * In the transaction loader_finish opened (the page's rows are sent): check
- * the lease, write the cursor, commit.  Returns 1 when committed, 0 when the
- * lease was lost, -1 on error (err filled); nothing is stored unless 1.
+ * A writer thread, on its own connection db, in the transaction
+ * loader_finish opened (the page's rows are sent): check the lease, write the
+ * cursor, commit.  Returns 1 when committed, 0 when the lease was lost, -1 on
+ * error (err filled); nothing is stored unless 1.  Reads only the job's walk
+ * fields and j->commit: nothing the loop changes while the job is JS_COMMIT.
  */
-static int commit_page(job *j, const flat_bundle_info *info, const char *next, char *err, size_t errlen)
+static int commit_page(job *j, store *db, const flat_bundle_info *info, const char *next,
+		       char *err, size_t errlen)
 {
-	sync_engine *s = j->s;
-	store *db = s->d->db;
 	char total[24];
 	int ours;
 
@@ -431,7 +453,7 @@ static int commit_page(job *j, const flat_bundle_info *info, const char *next, c
 	 */
 	if (store_cmd(db, "SET LOCAL synchronous_commit = off", 0, NULL, err, errlen) < 0)
 		return -1;
-	ours = sched_check_lease_in_tx(db, s->d->instance_id, pid(j), s->d->cfg->lease_s, err, errlen);
+	ours = sched_check_lease_in_tx(db, j->commit.owner, pid(j), j->commit.lease_s, err, errlen);
 	if (ours <= 0)
 		return ours;
 	if (next) {
@@ -479,6 +501,38 @@ static int commit_page(job *j, const flat_bundle_info *info, const char *next, c
 	return 1;
 }
 
+/* dbpool work, on a writer thread: the page's rows and cursor, one transaction. */
+static void page_write(void *arg, store *db, const char *connect_err)
+{
+	job *j = arg;
+	page_commit *pc = &j->commit;
+	int64_t t0 = now_mono_us();
+
+	pc->rows_failed = pc->db_failed = false;
+	pc->err[0] = '\0';
+	if (!db) {
+		pc->rc = -1;
+		pc->db_failed = true;
+		snprintf(pc->err, sizeof pc->err, "%s", connect_err);
+		return;
+	}
+	loader_set_conn(j->ld, store_pg(db));
+	if (loader_finish(j->ld) < 0) {
+		pc->rc = -1;
+		pc->rows_failed = true;
+		pc->db_failed = loader_db_failed(j->ld);
+		snprintf(pc->err, sizeof pc->err, "%s", loader_error(j->ld));
+	} else {
+		pc->rc = commit_page(j, db, fhir_stream_bundle(loader_stream(j->ld)), pc->next,
+				     pc->err, sizeof pc->err);
+		pc->db_failed = pc->rc < 0;
+	}
+	if (pc->rc != 1)
+		loader_abort(j->ld);    /* rolls back on this thread's connection */
+	loader_set_conn(j->ld, NULL);
+	pc->us = now_mono_us() - t0;
+}
+
 /* ---- transfers ---- */
 
 static int on_data(void *ud, const char *data, size_t len)
@@ -493,27 +547,18 @@ static int on_data(void *ud, const char *data, size_t len)
 	return 0;
 }
 
+static void page_written(void *arg);
+
+/* A page arrived whole: check it, then hand it to a writer thread. */
 static void page_done_ok(job *j)
 {
 	sync_engine *s = j->s;
 	const bb_config *c = s->d->cfg;
 	const flat_bundle_info *info;
-	uint64_t rows;
 	char err[1024];
 	char *next = NULL;
-	int64_t t0;
-	int rc;
 
-	t0 = now_mono_us();
-	if (loader_finish(j->ld) < 0) {
-		s->stats.db_us += (uint64_t)(now_mono_us() - t0);
-		if (loader_db_failed(j->ld)) {
-			snprintf(err, sizeof err, "%s", loader_error(j->ld));
-			page_drop(j);
-			job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res],
-				 j->page_no, err);
-			return;
-		}
+	if (loader_end_input(j->ld) < 0) {
 		snprintf(err, sizeof err, "%s", loader_error(j->ld));
 		page_drop(j);
 		s->stats.malformed_pages++;
@@ -522,7 +567,6 @@ static void page_done_ok(job *j)
 		return;
 	}
 	info = fhir_stream_bundle(loader_stream(j->ld));
-	rows = fhir_stream_stats(loader_stream(j->ld))->rows;
 	if (!info->is_bundle) {
 		page_drop(j);
 		s->stats.malformed_pages++;
@@ -576,10 +620,38 @@ static void page_done_ok(job *j)
 	}
 	if (j->first_page)
 		j->walk_total = info->total;
-	rc = commit_page(j, info, next, err, sizeof err);
-	s->stats.db_us += (uint64_t)(now_mono_us() - t0);
+	/*
+	 * To a writer: the loop goes on with other transfers meanwhile.  The
+	 * page keeps its concurrency slot until it is stored, so pages held in
+	 * memory stay bounded by sync.concurrency.
+	 */
+	free(j->commit.next);
+	j->commit = (page_commit){
+		.next = next,
+		.owner = s->d->instance_id,
+		.lease_s = c->lease_s,
+	};
+	j->state = JS_COMMIT;
+	s->inflight++;
+	s->stats.inflight = s->inflight;
+	dbpool_submit(s->writers, page_write, page_written, j);
+}
+
+/* dbpool done, in the loop: the writer stored the page or said why not. */
+static void page_written(void *arg)
+{
+	job *j = arg;
+	sync_engine *s = j->s;
+	page_commit *pc = &j->commit;
+	uint64_t rows = fhir_stream_stats(loader_stream(j->ld))->rows;
+	char *next = pc->next;
+
+	pc->next = NULL;
+	s->inflight--;
+	s->stats.inflight = s->inflight;
+	s->stats.db_us += (uint64_t)pc->us;
 	page_drop(j);
-	if (rc == 0) {
+	if (pc->rc == 0) {
 		free(next);
 		s->stats.leases_lost++;
 		log_warning("participant %s: the lease was lost (another instance took over); "
@@ -587,9 +659,17 @@ static void page_done_ok(job *j)
 		job_end(j);
 		return;
 	}
-	if (rc < 0) {
+	if (pc->rc < 0) {
 		free(next);
-		job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res], j->page_no, err);
+		if (pc->rows_failed && !pc->db_failed) {
+			/* the database refused the page's data (e.g. a number too large) */
+			s->stats.malformed_pages++;
+			metrics_inc(METRIC_PAGES, "rejected");
+			job_fail(j, "malformed_page", "%s (the page was rejected whole)", pc->err);
+			return;
+		}
+		job_fail(j, "database", "could not store %s page %d: %s", res_names[j->res], j->page_no,
+			 pc->err);
 		return;
 	}
 	s->stats.pages++;
@@ -871,6 +951,12 @@ static void *sync_start(bb_daemon *d, char *err, size_t errlen)
 	s = xcalloc(1, sizeof *s);
 	s->d = d;
 	s->tok = d->tokens;
+	s->writers = dbpool_new(d->cfg->db_conninfo,
+				(unsigned)(d->cfg->db_writers > 0 ? d->cfg->db_writers : 1), err, errlen);
+	if (!s->writers) {
+		free(s);
+		return NULL;
+	}
 	tbucket_init(&s->bucket, d->cfg->request_rate, d->cfg->request_burst, now_mono_us());
 	d->sync = s;
 	return s;
@@ -884,6 +970,8 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 
 	if (!s->app_disabled && d->tokens && tokens_app_disabled(s->tok))
 		s->app_disabled = true;
+	/* pages the writers stored (or could not): their jobs go on */
+	dbpool_collect(s->writers);
 	if (store_is_down(d->db)) {
 		/*
 		 * The loop's connection is being re-established (daemon.c): start
@@ -931,6 +1019,16 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 	return wake;
 }
 
+static unsigned sync_fds(void *self, struct curl_waitfd *out, unsigned max)
+{
+	sync_engine *s = self;
+
+	if (max < 1)
+		return 0;
+	out[0] = (struct curl_waitfd){ .fd = dbpool_fd(s->writers), .events = CURL_WAIT_POLLIN };
+	return 1;
+}
+
 static void sync_drain(void *self, bb_daemon *d)
 {
 	sync_engine *s = self;
@@ -963,6 +1061,13 @@ static void sync_stop(void *self, bb_daemon *d)
 	 * us) drops the answers it still owes, so every job can go.
 	 */
 	s->draining = true;
+	/*
+	 * The writers finish the pages they are storing (each commits whole or
+	 * not at all) and stop; pages still queued were not stored and are
+	 * fetched again from the cursor.
+	 */
+	dbpool_free(s->writers);
+	s->writers = NULL;
 	while (s->head)
 		job_end(s->head);
 	log_notice("sync: %llu requests, %llu pages and %llu rows stored (%.1f s in the database), "
@@ -997,6 +1102,7 @@ const bb_subsystem sync_subsystem = {
 	.name = "sync",
 	.start = sync_start,
 	.tick = sync_tick,
+	.fds = sync_fds,
 	.drain = sync_drain,
 	.idle = sync_idle,
 	.reloaded = sync_reloaded,

@@ -1,0 +1,250 @@
+#include "dbpool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define RECONNECT_FIRST_US 500000LL
+#define RECONNECT_MAX_US 15000000LL
+
+typedef struct item {
+	struct item *next;
+	dbpool_work_fn work;
+	dbpool_done_fn done;
+	void *arg;
+} item;
+
+typedef struct writer {
+	dbpool *p;
+	pthread_t thread;
+	bool started;
+	store *db;                  /* this thread's own; NULL until connected */
+	int64_t next_try_us;        /* no connection attempt before this */
+	int64_t backoff_us;
+	char err[512];              /* why db is NULL */
+} writer;
+
+struct dbpool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;          /* work queued, or quit */
+	item *queue, *queue_tail;   /* under mu */
+	item *done, *done_tail;     /* under mu */
+	bool quit;                  /* under mu */
+	int pipe_rd, pipe_wr;       /* a byte per finished item wakes the loop */
+	unsigned pending;           /* loop thread only */
+	char *conninfo;
+	unsigned n;
+	writer *w;
+};
+
+static void append(item **head, item **tail, item *it)
+{
+	it->next = NULL;
+	if (*tail)
+		(*tail)->next = it;
+	else
+		*head = it;
+	*tail = it;
+}
+
+static void free_list(item *it)
+{
+	while (it) {
+		item *nx = it->next;
+
+		free(it);
+		it = nx;
+	}
+}
+
+/* Make sure w->db is usable, or NULL with w->err saying why. */
+static void writer_connect(writer *w)
+{
+	int64_t now;
+
+	if (w->db && PQstatus(store_pg(w->db)) != CONNECTION_OK) {
+		/* the server went away: try once at once, then back off */
+		store_close(w->db);
+		w->db = NULL;
+		w->next_try_us = 0;
+	}
+	if (w->db)
+		return;
+	now = now_mono_us();
+	if (now < w->next_try_us)
+		return;         /* w->err still says why */
+	w->db = store_connect(w->p->conninfo, w->err, sizeof w->err);
+	if (w->db) {
+		w->backoff_us = 0;
+		w->err[0] = '\0';
+		return;
+	}
+	w->backoff_us = w->backoff_us ? w->backoff_us * 2 : RECONNECT_FIRST_US;
+	if (w->backoff_us > RECONNECT_MAX_US)
+		w->backoff_us = RECONNECT_MAX_US;
+	w->next_try_us = now + w->backoff_us;
+}
+
+static void *writer_main(void *ud)
+{
+	writer *w = ud;
+	dbpool *p = w->p;
+
+	for (;;) {
+		item *it;
+		ssize_t wr;
+
+		pthread_mutex_lock(&p->mu);
+		while (!p->quit && !p->queue)
+			pthread_cond_wait(&p->cv, &p->mu);
+		if (p->quit) {
+			pthread_mutex_unlock(&p->mu);
+			break;
+		}
+		it = p->queue;
+		p->queue = it->next;
+		if (!p->queue)
+			p->queue_tail = NULL;
+		pthread_mutex_unlock(&p->mu);
+
+		writer_connect(w);
+		it->work(it->arg, w->db, w->db ? NULL
+			 : (w->err[0] ? w->err : "no database connection yet"));
+
+		pthread_mutex_lock(&p->mu);
+		append(&p->done, &p->done_tail, it);
+		pthread_mutex_unlock(&p->mu);
+		/* a full pipe already wakes the loop, which collects everything */
+		do
+			wr = write(p->pipe_wr, "", 1);
+		while (wr < 0 && errno == EINTR);
+	}
+	store_close(w->db);
+	w->db = NULL;
+	return NULL;
+}
+
+dbpool *dbpool_new(const char *conninfo, unsigned n, char *err, size_t errlen)
+{
+	dbpool *p;
+	int fds[2];
+	sigset_t all, old;
+
+	if (n < 1 || n > DBPOOL_MAX) {
+		snprintf(err, errlen, "database writers: %u is out of range (1..%d)", n, DBPOOL_MAX);
+		return NULL;
+	}
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "database writers: cannot create a pipe: %s", strerror(errno));
+		return NULL;
+	}
+	p = xcalloc(1, sizeof *p);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->pipe_rd = fds[0];
+	p->pipe_wr = fds[1];
+	p->conninfo = xstrdup(conninfo ? conninfo : "");
+	p->n = n;
+	p->w = xcalloc(n, sizeof *p->w);
+	/* signals are the loop's (self-pipe): the writers never take one */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		int rc;
+
+		p->w[i].p = p;
+		rc = pthread_create(&p->w[i].thread, NULL, writer_main, &p->w[i]);
+		if (rc != 0) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			snprintf(err, errlen, "database writers: cannot start thread %u of %u: %s",
+				 i + 1, n, strerror(rc));
+			dbpool_free(p);
+			return NULL;
+		}
+		p->w[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return p;
+}
+
+void dbpool_free(dbpool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->quit = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (unsigned i = 0; i < p->n; i++)
+		if (p->w[i].started)
+			pthread_join(p->w[i].thread, NULL);
+	free_list(p->queue);
+	free_list(p->done);
+	close(p->pipe_rd);
+	close(p->pipe_wr);
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p->conninfo);
+	free(p->w);
+	free(p);
+}
+
+void dbpool_submit(dbpool *p, dbpool_work_fn work, dbpool_done_fn done, void *arg)
+{
+	item *it = xcalloc(1, sizeof *it);
+
+	it->work = work;
+	it->done = done;
+	it->arg = arg;
+	p->pending++;
+	pthread_mutex_lock(&p->mu);
+	append(&p->queue, &p->queue_tail, it);
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
+int dbpool_fd(const dbpool *p)
+{
+	return p->pipe_rd;
+}
+
+unsigned dbpool_collect(dbpool *p)
+{
+	char buf[256];
+	item *list;
+	unsigned ran = 0;
+
+	while (read(p->pipe_rd, buf, sizeof buf) > 0)
+		;
+	pthread_mutex_lock(&p->mu);
+	list = p->done;
+	p->done = p->done_tail = NULL;
+	pthread_mutex_unlock(&p->mu);
+	while (list) {
+		item *it = list;
+
+		list = it->next;
+		p->pending--;
+		ran++;
+		it->done(it->arg);
+		free(it);
+	}
+	return ran;
+}
+
+unsigned dbpool_pending(const dbpool *p)
+{
+	return p->pending;
+}
+
+unsigned dbpool_size(const dbpool *p)
+{
+	return p->n;
+}
