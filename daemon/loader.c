@@ -17,6 +17,17 @@ typedef struct idset {
 	uint32_t cap, count;
 } idset;
 
+/*
+ * Without a connection (the daemon parses a page before a writer thread
+ * stores it), a resource seen again cannot flush the batch: the batch is cut
+ * instead, and the writer sends the segments in order, each deleting its
+ * ids before its rows, so a later version still replaces an earlier one.
+ */
+typedef struct segment {
+	size_t end[FT_COUNT];       /* rows[t] of the segment end here */
+	char *ids[3];               /* its ids as an array literal, NULL: none */
+} segment;
+
 struct loader {
 	PGconn *conn;
 	fhir_stream *stream;
@@ -32,6 +43,10 @@ struct loader {
 	char pending_what[96];
 	char err[512];
 	char *copy_sql[FT_COUNT];
+	segment *segs;
+	size_t nsegs, segcap;
+	uint64_t sent[FT_COUNT];    /* rows sent per table in this input */
+	char name[160];             /* the input's, for messages */
 };
 
 static const char *const delete_sql[3] = {
@@ -193,9 +208,10 @@ static int drain(loader *l)
  * collected later (drain): the server finishes the rows while the client
  * parses the next batch.
  */
-static int copy_table(loader *l, int t, bool defer)
+static int copy_table(loader *l, int t, size_t from, size_t to, bool defer)
 {
-	sbuf *b = &l->rows[t];
+	const char *data = l->rows[t].data + from;
+	size_t len = to - from;
 	PGresult *res;
 	int rc = 0;
 	char what[96];
@@ -208,10 +224,13 @@ static int copy_table(loader *l, int t, bool defer)
 		return rc;
 	}
 	PQclear(res);
-	for (size_t off = 0; off < b->len;) {
-		size_t n = b->len - off > COPY_PIECE ? COPY_PIECE : b->len - off;
+	/* COPY text: one line per row (newlines in values are escaped) */
+	for (const char *p = data, *e = data + len; (p = memchr(p, '\n', (size_t)(e - p))) != NULL; p++)
+		l->sent[t]++;
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off > COPY_PIECE ? COPY_PIECE : len - off;
 
-		if (PQputCopyData(l->conn, b->data + off, (int)n) != 1) {
+		if (PQputCopyData(l->conn, data + off, (int)n) != 1) {
 			PQputCopyEnd(l->conn, "send failed");
 			rc = -1;
 			break;
@@ -247,43 +266,91 @@ static int begin_tx(loader *l)
 	return 0;
 }
 
-/* Send the batch: delete its ids, COPY its rows (parents first). */
+static void segments_free(loader *l)
+{
+	for (size_t i = 0; i < l->nsegs; i++)
+		for (int k = 0; k < 3; k++)
+			free(l->segs[i].ids[k]);
+	l->nsegs = 0;
+}
+
+/* The ids of the batch's open segment as array literals (NULL: none). */
+static void take_ids(loader *l, char *out[3])
+{
+	for (int k = 0; k < 3; k++) {
+		out[k] = l->ids[k].count ? xasprintf("{%s}", l->ids[k].literal.data) : NULL;
+		idset_reset(&l->ids[k]);
+	}
+}
+
+/* End the open segment here (see struct segment). */
+static void segment_cut(loader *l)
+{
+	segment *g;
+
+	if (l->nsegs == l->segcap) {
+		l->segcap = l->segcap ? 2 * l->segcap : 4;
+		l->segs = xreallocarray(l->segs, l->segcap, sizeof *l->segs);
+	}
+	g = &l->segs[l->nsegs++];
+	for (int t = 0; t < FT_COUNT; t++)
+		g->end[t] = l->rows[t].len;
+	take_ids(l, g->ids);
+}
+
+/*
+ * Send the batch: for each segment in order, delete its ids, then COPY its
+ * rows (parents first).  The last COPY's result is collected later (drain).
+ */
 static int flush(loader *l)
 {
-	int last = -1;
+	size_t from[FT_COUNT] = { 0 };
+	char *last_ids[3];
+	int rc = 0;
 
 	if (drain(l) < 0)
 		return -1;
-	if (l->buffered == 0 && !l->ids[0].count && !l->ids[1].count && !l->ids[2].count)
+	if (l->buffered == 0 && !l->nsegs && !l->ids[0].count && !l->ids[1].count &&
+	    !l->ids[2].count)
 		return 0;
+	if (!l->conn) {
+		snprintf(l->err, sizeof l->err, "the rows of %s exceed %zu bytes; rejected whole "
+			 "(limits.max_page_bytes bounds them)", l->name,
+			 l->batch_bytes);
+		return -1;
+	}
 	if (begin_tx(l) < 0)
 		return -1;
-	for (int k = 0; k < 3; k++) {
-		if (!l->ids[k].count)
-			continue;
-		sbuf_putc(&l->ids[k].literal, '}');
-		{
-			char *lit = xasprintf("{%s", l->ids[k].literal.data);
-			const char *params[1] = { lit };
-			int rc = exec_ok(l, delete_sql[k], 1, params, "deleting the previous versions");
+	take_ids(l, last_ids);
+	for (size_t g = 0; g <= l->nsegs && rc == 0; g++) {
+		bool final = g == l->nsegs;
+		char **ids = final ? last_ids : l->segs[g].ids;
+		size_t to[FT_COUNT];
+		int last = -1;
 
-			free(lit);
-			if (rc < 0)
-				return -1;
+		for (int k = 0; k < 3 && rc == 0; k++) {
+			const char *params[1] = { ids[k] };
+
+			if (ids[k])
+				rc = exec_ok(l, delete_sql[k], 1, params, "deleting the previous versions");
 		}
+		for (int t = 0; t < FT_COUNT; t++) {
+			to[t] = final ? l->rows[t].len : l->segs[g].end[t];
+			if (to[t] > from[t])
+				last = t;
+		}
+		for (int t = 0; t < FT_COUNT && rc == 0; t++)
+			if (to[t] > from[t])
+				rc = copy_table(l, t, from[t], to[t], final && t == last);
+		memcpy(from, to, sizeof from);
 	}
-	for (int t = 0; t < FT_COUNT; t++)
-		if (l->rows[t].len)
-			last = t;
-	for (int t = 0; t < FT_COUNT; t++)
-		if (l->rows[t].len && copy_table(l, t, t == last) < 0)
-			return -1;
+	for (int k = 0; k < 3; k++)
+		free(last_ids[k]);
+	segments_free(l);
 	for (int t = 0; t < FT_COUNT; t++)
 		sbuf_reset(&l->rows[t]);
-	for (int k = 0; k < 3; k++)
-		idset_reset(&l->ids[k]);
 	l->buffered = 0;
-	return 0;
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -295,9 +362,13 @@ static int sink_begin(void *ud, flat_kind kind, const char *id, size_t idlen)
 	idset *s = &l->ids[kind];
 
 	/* the same resource again in this batch: send the earlier one first, so
-	 * the next batch's delete replaces it */
-	if (idset_has(s, id, idlen) && flush(l) < 0)
-		return -1;
+	 * the next batch's delete replaces it; without a connection, cut */
+	if (idset_has(s, id, idlen)) {
+		if (!l->conn)
+			segment_cut(l);
+		else if (flush(l) < 0)
+			return -1;
+	}
 	idset_add(s, id, idlen);
 	for (int t = 0; t < FT_COUNT; t++)
 		l->mark[t] = l->rows[t].len;
@@ -435,6 +506,8 @@ void loader_free(loader *l)
 	}
 	for (int k = 0; k < 3; k++)
 		idset_free(&l->ids[k]);
+	segments_free(l);
+	free(l->segs);
 	free(l);
 }
 
@@ -449,6 +522,7 @@ static void discard(loader *l)
 		sbuf_reset(&l->rows[t]);
 	for (int k = 0; k < 3; k++)
 		idset_reset(&l->ids[k]);
+	segments_free(l);
 	l->buffered = 0;
 }
 
@@ -457,6 +531,8 @@ void loader_begin(loader *l, const char *name)
 	if (l->in_tx)
 		loader_abort(l);
 	discard(l);
+	memset(l->sent, 0, sizeof l->sent);
+	snprintf(l->name, sizeof l->name, "%s", name ? name : "input");
 	l->finished = l->db_failed = l->input_ended = false;
 	l->err[0] = '\0';
 	fhir_stream_begin(l->stream, name);
@@ -559,4 +635,9 @@ const char *loader_error(const loader *l)
 bool loader_db_failed(const loader *l)
 {
 	return l->db_failed || !l->conn || PQstatus(l->conn) != CONNECTION_OK;
+}
+
+uint64_t loader_rows_sent(const loader *l, int table)
+{
+	return table >= 0 && table < FT_COUNT ? l->sent[table] : 0;
 }

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <libpq-fe.h>
 
@@ -81,6 +82,12 @@ int loader_commit(loader *l);
 void loader_abort(loader *l);
 
 const char *loader_error(const loader *l);
+
+/*
+ * Rows of table (a flat_table) sent in the current input; after a successful
+ * loader_commit, the rows it stored (replaced versions included).
+ */
+uint64_t loader_rows_sent(const loader *l, int table);
 
 /* The last failure was the database's (connection, schema), not the input's. */
 bool loader_db_failed(const loader *l);

@@ -647,6 +647,13 @@ static void page_written(void *arg)
 	char *next = pc->next;
 
 	pc->next = NULL;
+	if (pc->rc == 1)
+		for (int t = 0; t < FT_COUNT; t++) {
+			uint64_t n = loader_rows_sent(j->ld, t);
+
+			if (n)
+				metrics_add(METRIC_ROWS_LOADED, flat_tables[t].name, n);
+		}
 	s->inflight--;
 	s->stats.inflight = s->inflight;
 	s->stats.db_us += (uint64_t)pc->us;

@@ -96,14 +96,14 @@ ideal=$(calc "$REQS * $LATENCY_MS / 1000 / $CONC")
 printf 'sync with latency: %d requests, %d pages, %d rows in %.2f s; ideal %.2f s (requests x %d ms / %d); ratio %.2fx (target <= 1.3x)\n' \
   "$REQS" "$PAGES" "$ROWS" "$WALL" "$ideal" "$LATENCY_MS" "$CONC" "$(calc "$WALL / $ideal")"
 printf 'daemon peak RSS while syncing %d participants: %.1f MiB\n' "$N" "$(calc "$RSS_KB / 1024")"
-printf 'CPU: daemon %.1f s, sandbox %.1f s (2 cores shared with PostgreSQL); the loop waited %.1f s for page commits\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
+printf 'CPU: daemon %.1f s, sandbox %.1f s (2 cores shared with PostgreSQL); the writers spent %.1f s storing pages\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
 lat_wall=$WALL
 
 echo "# 2. no latency, loopback"
 run_sync 0
 printf 'sync without latency: %d pages, %d rows in %.2f s: %.0f pages/s, %.0f rows/s\n' \
   "$PAGES" "$ROWS" "$WALL" "$(calc "$PAGES / $WALL")" "$(calc "$ROWS / $WALL")"
-printf 'CPU: daemon %.1f s, sandbox %.1f s; the loop waited %.1f s for page commits\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
+printf 'CPU: daemon %.1f s, sandbox %.1f s; the writers spent %.1f s storing pages\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
 floor=$(calc "max($ideal, $WALL)")
 printf 'with latency against max(network ideal, the same sync without latency) = %.2f s: %.2fx\n' \
   "$floor" "$(calc "$lat_wall / $floor")"

@@ -24,6 +24,12 @@ expect_eq "$(sql "SELECT count(*) FROM bb.sync_cursor WHERE resource = 'Patient'
 expect_eq "$(sql "SELECT count(*) FROM bb.sync_cursor WHERE watermark IS NULL OR next_url IS NOT NULL")" 0 \
   "every walk completed with a watermark"
 expect_eq "$(sql "SELECT count(*) FROM bb.error")" 0 "no errors recorded"
+echo "# /metrics counts the rows stored, per table (each page was stored once)"
+metrics=$(curl -s --max-time 10 "http://127.0.0.1:$LPORT/metrics")
+for t in $(sql "SELECT tablename FROM pg_tables WHERE schemaname = 'claims' ORDER BY 1"); do
+  got=$(printf '%s\n' "$metrics" | sed -n "s/^bbingest_rows_loaded_total{table=\"$t\"} //p")
+  expect_eq "${got:-0}" "$(sql "SELECT count(*) FROM claims.$t")" "bbingest_rows_loaded_total for claims.$t"
+done
 pages=$(sql "SELECT sum(pages) FROM bb.sync_cursor")
 claims=$(sql "SELECT count(*) FROM claims.eob")
 expected_pages=$(sql "SELECT sum(greatest(1, ceil(n / 50.0)))::int FROM (
