@@ -7,7 +7,7 @@
 . "$BB_SOURCE_ROOT/tests/flatten/bad_inputs.sh"
 here="$BB_SOURCE_ROOT/tests/flatten"
 new_db load
-tables=(eob eob_item eob_item_adjudication eob_diagnosis eob_procedure eob_care_team
+tables=(eob eob_item eob_item_adjudication eob_item_detail eob_diagnosis eob_procedure eob_care_team
   eob_supporting_info eob_total eob_extension patient coverage)
 
 counts() {
@@ -51,7 +51,8 @@ while IFS= read -r f; do
     [ "$got" = "${want[$t]}" ] || fail "$name: claims.$t has $got rows, jq counts ${want[$t]}"
   done
   for pair in "eob_item_adjudication amount list_adjudication_amount" "eob payment_amount list_payment_amount" \
-              "eob_total amount list_total_amount" "eob_item quantity list_item_quantity"; do
+              "eob_total amount list_total_amount" "eob_item quantity list_item_quantity" \
+              "eob_item_detail quantity list_detail_quantity" "eob_item_detail net list_detail_net"; do
     set -- $pair
     s1=$(sql "SELECT coalesce(sum($2), 0) FROM claims.$1" | exact_sum)
     s2=$(tr ' ' '\n' <<<"${want[$3]}" | exact_sum)
@@ -59,7 +60,7 @@ while IFS= read -r f; do
   done
   n=$((n + 1))
 done < <(find "$BB_FIXTURES" -name '*.json' | sort)
-pass "$n fixture files: row counts of 11 tables and numeric sums of 4 amount columns equal jq's"
+pass "$n fixture files: row counts of ${#tables[@]} tables and numeric sums of 6 amount columns equal jq's"
 
 # everything at once, twice: identical tables
 wipe
