@@ -28,6 +28,7 @@ static const struct {
 	{ "eob", false },
 	{ "eob_item", true },
 	{ "eob_item_adjudication", true },
+	{ "eob_item_detail", true },
 	{ "eob_diagnosis", true },
 	{ "eob_procedure", true },
 	{ "eob_care_team", true },

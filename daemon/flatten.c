@@ -55,6 +55,19 @@ static const flat_column cols_adj[] = {
 	{ "value", FC_NUMERIC }, { "reason_system", FC_TEXT }, { "reason_code", FC_TEXT },
 };
 
+enum { DT_EOB, DT_ITEM, DT_ORD, DT_SEQ, DT_PROD_SYSTEM, DT_PROD_CODE, DT_PROD_DISPLAY, DT_REVENUE,
+	DT_CATEGORY, DT_MODIFIERS, DT_PROGRAMS, DT_QTY, DT_QTY_UNIT, DT_QTY_SYSTEM, DT_QTY_CODE,
+	DT_UNIT_PRICE, DT_FACTOR, DT_NET, DT_ADJ, DT_NCOLS };
+static const flat_column cols_detail[] = {
+	{ "eob_id", FC_TEXT }, { "item_sequence", FC_INT }, { "ordinal", FC_INT },
+	{ "sequence", FC_INT }, { "product_system", FC_TEXT }, { "product_code", FC_TEXT },
+	{ "product_display", FC_TEXT }, { "revenue_code", FC_TEXT }, { "category", FC_TEXT },
+	{ "modifiers", FC_TEXT_ARRAY }, { "program_codes", FC_TEXT_ARRAY }, { "quantity", FC_NUMERIC },
+	{ "quantity_unit", FC_TEXT }, { "quantity_system", FC_TEXT }, { "quantity_code", FC_TEXT },
+	{ "unit_price", FC_NUMERIC }, { "factor", FC_NUMERIC }, { "net", FC_NUMERIC },
+	{ "adjudications", FC_JSONB },
+};
+
 enum { DX_EOB, DX_SEQ, DX_SYSTEM, DX_CODE, DX_DISPLAY, DX_TYPE, DX_ONADM, DX_PKG, DX_NCOLS };
 static const flat_column cols_diag[] = {
 	{ "eob_id", FC_TEXT }, { "sequence", FC_INT }, { "system", FC_TEXT }, { "code", FC_TEXT },
@@ -126,6 +139,8 @@ static const flat_column cols_coverage[] = {
 _Static_assert(NCOLS(cols_eob) == EOB_NCOLS, "eob columns");
 _Static_assert(NCOLS(cols_item) == IT_NCOLS, "item columns");
 _Static_assert(NCOLS(cols_adj) == AD_NCOLS, "adjudication columns");
+_Static_assert(NCOLS(cols_detail) == DT_NCOLS, "detail columns");
+_Static_assert((int)DT_NCOLS <= (int)EOB_NCOLS, "an EOB's row buffer holds a detail row");
 _Static_assert(NCOLS(cols_diag) == DX_NCOLS, "diagnosis columns");
 _Static_assert(NCOLS(cols_proc) == PX_NCOLS, "procedure columns");
 _Static_assert(NCOLS(cols_ct) == CT_NCOLS, "care team columns");
@@ -139,6 +154,7 @@ const flat_table_def flat_tables[FT_COUNT] = {
 	[FT_EOB] = { "eob", cols_eob, NCOLS(cols_eob) },
 	[FT_EOB_ITEM] = { "eob_item", cols_item, NCOLS(cols_item) },
 	[FT_EOB_ITEM_ADJUDICATION] = { "eob_item_adjudication", cols_adj, NCOLS(cols_adj) },
+	[FT_EOB_ITEM_DETAIL] = { "eob_item_detail", cols_detail, NCOLS(cols_detail) },
 	[FT_EOB_DIAGNOSIS] = { "eob_diagnosis", cols_diag, NCOLS(cols_diag) },
 	[FT_EOB_PROCEDURE] = { "eob_procedure", cols_proc, NCOLS(cols_proc) },
 	[FT_EOB_CARE_TEAM] = { "eob_care_team", cols_ct, NCOLS(cols_ct) },
@@ -193,7 +209,8 @@ const flat_table_def flat_tables[FT_COUNT] = {
 	X(valueDate) X(valueDateTime) X(valueInstant) X(valueCode) X(valueMoney) \
 	X(valuePeriod) X(valueUri) X(valueUrl) X(valueCanonical) X(valueId) \
 	X(valueMarkdown) X(valueOid) X(valueTime) X(valueAge) X(valueCount) \
-	X(valueDuration) X(valueDistance)
+	X(valueDuration) X(valueDistance) X(detail) X(programCode) X(unitPrice) X(factor) \
+	X(net)
 
 #define K_ENUM(k) K_##k,
 #define K_NAME(k) #k,
@@ -227,6 +244,8 @@ enum ctx {
 	C_SUPINFO, C_SI_CAT, C_SI_CODE, C_SI_VQ, C_SI_VREF, C_SI_VIDENT,
 	C_ITEM, C_IL_CT, C_IL_DX, C_IL_PX, C_IL_INFO, C_ITEM_PROD, C_ITEM_MOD, C_ITEM_REV,
 	C_ITEM_CAT, C_ITEM_LOC, C_ITEM_QTY,
+	C_DETAIL, C_DET_PROD, C_DET_MOD, C_DET_PROG, C_DET_REV, C_DET_CAT, C_DET_QTY, C_DET_UPRICE,
+	C_DET_NET,
 	C_ADJ, C_ADJ_CAT, C_ADJ_REASON, C_ADJ_AMT,
 	C_TOTAL, C_TOT_CAT, C_TOT_AMT, C_PAYMENT, C_PAY_AMT,
 	C_BB, C_BB_CAT, C_FIN, C_FIN_TYPE, C_FIN_UMONEY, C_FIN_AMONEY,
@@ -252,7 +271,8 @@ static bool is_cc(int ctx)
 	case C_PROC_TYPE: case C_SI_CAT: case C_SI_CODE: case C_ITEM_PROD: case C_ITEM_MOD:
 	case C_ITEM_REV: case C_ITEM_CAT: case C_ITEM_LOC: case C_ADJ_CAT: case C_ADJ_REASON:
 	case C_TOT_CAT: case C_BB_CAT: case C_FIN_TYPE: case C_ISSUE_DET: case C_RELATIONSHIP:
-	case C_CLASS_TYPE: case C_EXT_CC:
+	case C_CLASS_TYPE: case C_EXT_CC: case C_DET_PROD: case C_DET_MOD: case C_DET_PROG:
+	case C_DET_REV: case C_DET_CAT:
 		return true;
 	default:
 		return false;
@@ -414,9 +434,31 @@ static child child_of(int ctx, int key)
 		case K_locationCodeableConcept: return M(C_ITEM_LOC);
 		case K_quantity: return M(C_ITEM_QTY);
 		case K_adjudication: return AM(C_ADJ);
+		case K_detail: return AM(C_DETAIL);
 		default: return SKIP;
 		}
 	case C_ITEM_QTY:
+		return key == K_value ? S : SKIP;
+	case C_DETAIL:
+		switch (key) {
+		case K_sequence: case K_factor: return S;
+		case K_productOrService: return M(C_DET_PROD);
+		case K_modifier: return AM(C_DET_MOD);
+		case K_programCode: return AM(C_DET_PROG);
+		case K_revenue: return M(C_DET_REV);
+		case K_category: return M(C_DET_CAT);
+		case K_quantity: return M(C_DET_QTY);
+		case K_unitPrice: return M(C_DET_UPRICE);
+		case K_net: return M(C_DET_NET);
+		case K_adjudication: return AM(C_ADJ);
+		default: return SKIP;   /* subDetail, udi, noteNumber: not modelled */
+		}
+	case C_DET_QTY:
+		switch (key) {
+		case K_value: case K_unit: case K_system: case K_code: return S;
+		default: return SKIP;
+		}
+	case C_DET_UPRICE: case C_DET_NET:
 		return key == K_value ? S : SKIP;
 	case C_ADJ:
 		switch (key) {
@@ -542,12 +584,21 @@ typedef struct supinfo {
 typedef struct item {
 	str seq, revenue, category, loc, sstart, send, qty;
 	coding prod;
-	uint32_t nadj;
+	uint32_t nadj, ndet;
 } item;
-enum { IL_MOD, IL_CT, IL_DX, IL_PX, IL_INFO };
+typedef struct detail {
+	int32_t item;           /* the line it belongs to */
+	uint32_t ordinal;       /* position in the line's detail[], from 1 */
+	uint32_t adj0, nadj;    /* its adjudications: V_ADJ[adj0 .. adj0 + nadj) */
+	str seq, revenue, category, qty, qty_unit, qty_system, qty_code, unit_price, factor, net;
+	coding prod;
+} detail;
+/* lists of a line (item = index in V_ITEM) or of a detail (IL_D*: index in V_DETAIL) */
+enum { IL_MOD, IL_CT, IL_DX, IL_PX, IL_INFO, IL_DMOD, IL_DPROG };
 typedef struct itemlist { int32_t item; uint32_t kind; str v; } itemlist;
 typedef struct adj {
 	int32_t item;       /* -1: claim-level (EOB.adjudication) */
+	int32_t detail;     /* >= 0: an adjudication of that detail (item[].detail[]) */
 	uint32_t ordinal;
 	str category, variable, amount, value, reason_system, reason_code;
 } adj;
@@ -583,13 +634,13 @@ typedef struct vec {
 
 enum {
 	V_IDENT, V_CONTAINED, V_CARETEAM, V_DIAG, V_PROC, V_SUPINFO, V_ITEM, V_ITEMLIST, V_ADJ,
-	V_TOTAL, V_BBAL, V_FIN, V_INS, V_EXT, V_ISSUE, V_LINK, V_CLASS, V_CODING, V_COUNT
+	V_DETAIL, V_TOTAL, V_BBAL, V_FIN, V_INS, V_EXT, V_ISSUE, V_LINK, V_CLASS, V_CODING, V_COUNT
 };
 static const uint32_t vec_esz[V_COUNT] = {
 	[V_IDENT] = sizeof(ident), [V_CONTAINED] = sizeof(contained),
 	[V_CARETEAM] = sizeof(careteam), [V_DIAG] = sizeof(diag), [V_PROC] = sizeof(proc),
 	[V_SUPINFO] = sizeof(supinfo), [V_ITEM] = sizeof(item), [V_ITEMLIST] = sizeof(itemlist),
-	[V_ADJ] = sizeof(adj), [V_TOTAL] = sizeof(total), [V_BBAL] = sizeof(bbal),
+	[V_ADJ] = sizeof(adj), [V_DETAIL] = sizeof(detail), [V_TOTAL] = sizeof(total), [V_BBAL] = sizeof(bbal),
 	[V_FIN] = sizeof(fin), [V_INS] = sizeof(ins), [V_EXT] = sizeof(ext),
 	[V_ISSUE] = sizeof(issue), [V_LINK] = sizeof(link), [V_CLASS] = sizeof(cls),
 	[V_CODING] = sizeof(coding),
@@ -643,7 +694,7 @@ struct flattener {
 	arena_block *arena_head, *arena_cur;
 	vec v[V_COUNT];
 	resource res;
-	int32_t cur_item, cur_contained;
+	int32_t cur_item, cur_detail, cur_contained;
 
 	uint16_t keyhash[KEYHASH_SIZE];
 	uint8_t keylen[K_COUNT];
@@ -850,7 +901,7 @@ flattener *flatten_new(const row_sink *sink, int max_depth, size_t max_bytes)
 			f->trans[(size_t)c * K_COUNT + k] = child_of(c, k);
 	f->stats = &f->own_stats;
 	f->input = "input";
-	f->cur_item = f->cur_contained = -1;
+	f->cur_item = f->cur_detail = f->cur_contained = -1;
 	f->bundle.total = -1;
 	return f;
 }
@@ -925,7 +976,7 @@ static void model_reset(flattener *f)
 	memset(&f->res, 0, sizeof f->res);
 	arena_reset(f);
 	f->bytes = 0;
-	f->cur_item = f->cur_contained = -1;
+	f->cur_item = f->cur_detail = f->cur_contained = -1;
 	f->depth = 0;
 	sbuf_reset(&f->path);
 	sbuf_reset(&f->ktext);
@@ -1469,6 +1520,28 @@ static int on_scalar(flattener *f, frame *fr, flat_scalar t, const char *p, size
 	}
 	case C_ITEM_QTY:
 		return key == K_value ? put_dec(f, &AT(f, V_ITEM, item, o).qty, t, p, n) : 0;
+	case C_DETAIL: {
+		detail *d = &AT(f, V_DETAIL, detail, o);
+
+		if (key == K_sequence)
+			return put_int(f, &d->seq, t, p, n);
+		return key == K_factor ? put_dec(f, &d->factor, t, p, n) : 0;
+	}
+	case C_DET_QTY: {
+		detail *d = &AT(f, V_DETAIL, detail, o);
+
+		switch (key) {
+		case K_value: return put_dec(f, &d->qty, t, p, n);
+		case K_unit: return put_str(f, &d->qty_unit, t, p, n);
+		case K_system: return put_str(f, &d->qty_system, t, p, n);
+		case K_code: return put_str(f, &d->qty_code, t, p, n);
+		default: return 0;
+		}
+	}
+	case C_DET_UPRICE:
+		return key == K_value ? put_dec(f, &AT(f, V_DETAIL, detail, o).unit_price, t, p, n) : 0;
+	case C_DET_NET:
+		return key == K_value ? put_dec(f, &AT(f, V_DETAIL, detail, o).net, t, p, n) : 0;
 	case C_ADJ:
 		return key == K_value ? put_dec(f, &AT(f, V_ADJ, adj, o).value, t, p, n) : 0;
 	case C_ADJ_AMT:
@@ -1730,6 +1803,26 @@ static int on_coding(flattener *f, const frame *ccf, const coding *c)
 		break;
 	case C_ITEM_LOC:
 		set_first(&AT(f, V_ITEM, item, o).loc, c->code);
+		break;
+	case C_DET_PROD:
+		set_first_coding(&AT(f, V_DETAIL, detail, o).prod, c);
+		break;
+	case C_DET_MOD: case C_DET_PROG:
+		if (c->code.p && o >= 0) {
+			int32_t k = vpush(f, V_ITEMLIST);
+
+			if (k < 0)
+				return -1;
+			AT(f, V_ITEMLIST, itemlist, k).item = o;
+			AT(f, V_ITEMLIST, itemlist, k).kind = ccf->ctx == C_DET_MOD ? IL_DMOD : IL_DPROG;
+			AT(f, V_ITEMLIST, itemlist, k).v = c->code;
+		}
+		break;
+	case C_DET_REV:
+		set_first(&AT(f, V_DETAIL, detail, o).revenue, c->code);
+		break;
+	case C_DET_CAT:
+		set_first(&AT(f, V_DETAIL, detail, o).category, c->code);
 		break;
 	case C_ADJ_CAT: {
 		adj *a = &AT(f, V_ADJ, adj, o);
@@ -2002,9 +2095,29 @@ static int new_object(flattener *f, frame *fr, const frame *parent)
 			adj *a = &AT(f, V_ADJ, adj, k);
 
 			a->item = f->cur_item;
-			a->ordinal = f->cur_item >= 0 ? ++AT(f, V_ITEM, item, f->cur_item).nadj
-				: ++f->res.nhadj;
+			a->detail = f->cur_detail;
+			if (f->cur_detail >= 0) {
+				/* a detail's adjudications are contiguous in V_ADJ */
+				detail *d = &AT(f, V_DETAIL, detail, f->cur_detail);
+
+				if (d->nadj++ == 0)
+					d->adj0 = (uint32_t)k;
+				a->ordinal = d->nadj;
+			} else {
+				a->ordinal = f->cur_item >= 0 ? ++AT(f, V_ITEM, item, f->cur_item).nadj
+					: ++f->res.nhadj;
+			}
 		}
+		break;
+	case C_DETAIL:
+		k = vpush(f, V_DETAIL);
+		if (k >= 0) {
+			detail *d = &AT(f, V_DETAIL, detail, k);
+
+			d->item = f->cur_item;
+			d->ordinal = f->cur_item >= 0 ? ++AT(f, V_ITEM, item, f->cur_item).ndet : 0;
+		}
+		f->cur_detail = k;
 		break;
 	case C_TOTAL: k = vpush(f, V_TOTAL); break;
 	case C_BB: k = vpush(f, V_BBAL); break;
@@ -2145,6 +2258,9 @@ int flatten_end_map(flattener *f)
 	}
 	case C_ITEM:
 		f->cur_item = -1;
+		break;
+	case C_DETAIL:
+		f->cur_detail = -1;
 		break;
 	case C_CONTAINED:
 		f->cur_contained = -1;
@@ -2493,6 +2609,44 @@ static uint32_t *ext_order(flattener *f)
 	return order;
 }
 
+static void json_str_body(sbuf *b, str s);
+static void json_str(sbuf *b, str s);
+static void json_field(sbuf *b, const char *name, str v, bool raw);
+
+/*
+ * The adjudications of a detail as a JSON array (jsonb column): one object
+ * per adjudication with its ordinal and the fields it has; numbers are the
+ * JSON text as sent (jsonb keeps them as exact numerics).
+ */
+static flat_val detail_adjudications(flattener *f, const detail *d)
+{
+	sbuf *b = &f->scratch;
+
+	if (d->nadj == 0)
+		return VNULL;
+	sbuf_reset(b);
+	sbuf_putc(b, '[');
+	for (uint32_t i = 0; i < d->nadj; i++) {
+		const adj *a = &AT(f, V_ADJ, adj, d->adj0 + i);
+		char ord[16];
+		size_t on = utoa(a->ordinal, ord);
+
+		if (i)
+			sbuf_putc(b, ',');
+		sbuf_puts(b, "{\"ordinal\":");
+		sbuf_append(b, ord, on);
+		json_field(b, "category", a->category, false);
+		json_field(b, "variable", a->variable, false);
+		json_field(b, "amount", a->amount, true);
+		json_field(b, "value", a->value, true);
+		json_field(b, "reason_system", a->reason_system, false);
+		json_field(b, "reason_code", a->reason_code, false);
+		sbuf_putc(b, '}');
+	}
+	sbuf_putc(b, ']');
+	return scratch_val(f);
+}
+
 static int emit_eob_rows(flattener *f, emitter *em)
 {
 	const resource *r = &f->res;
@@ -2581,8 +2735,8 @@ static int emit_eob_rows(flattener *f, emitter *em)
 		char ord[16];
 		size_t on = utoa(a->ordinal, ord);
 
-		if (a->item < 0)
-			continue;   /* claim-level: eob_total */
+		if (a->item < 0 || a->detail >= 0)
+			continue;   /* claim-level: eob_total; a detail's: eob_item_detail */
 		row[AD_EOB] = id;
 		row[AD_ITEM] = V(AT(f, V_ITEM, item, a->item).seq);
 		row[AD_ORD] = (flat_val){ ord, on };
@@ -2593,6 +2747,34 @@ static int emit_eob_rows(flattener *f, emitter *em)
 		row[AD_RSYSTEM] = V(a->reason_system);
 		row[AD_RCODE] = V(a->reason_code);
 		if (put_row(f, em, FT_EOB_ITEM_ADJUDICATION, row) < 0)
+			return -1;
+	}
+
+	for (uint32_t i = 0; i < f->v[V_DETAIL].n; i++) {
+		const detail *d = &AT(f, V_DETAIL, detail, i);
+		char ord[16];
+		size_t on = utoa(d->ordinal, ord);
+
+		row[DT_EOB] = id;
+		row[DT_ITEM] = V(AT(f, V_ITEM, item, d->item).seq);
+		row[DT_ORD] = (flat_val){ ord, on };
+		row[DT_SEQ] = V(d->seq);
+		row[DT_PROD_SYSTEM] = V(d->prod.system);
+		row[DT_PROD_CODE] = V(d->prod.code);
+		row[DT_PROD_DISPLAY] = V(d->prod.display);
+		row[DT_REVENUE] = V(d->revenue);
+		row[DT_CATEGORY] = V(d->category);
+		row[DT_MODIFIERS] = item_array(f, (int32_t)i, IL_DMOD, true);
+		row[DT_PROGRAMS] = item_array(f, (int32_t)i, IL_DPROG, true);
+		row[DT_QTY] = V(d->qty);
+		row[DT_QTY_UNIT] = V(d->qty_unit);
+		row[DT_QTY_SYSTEM] = V(d->qty_system);
+		row[DT_QTY_CODE] = V(d->qty_code);
+		row[DT_UNIT_PRICE] = V(d->unit_price);
+		row[DT_FACTOR] = V(d->factor);
+		row[DT_NET] = V(d->net);
+		row[DT_ADJ] = detail_adjudications(f, d);
+		if (put_row(f, em, FT_EOB_ITEM_DETAIL, row) < 0)
 			return -1;
 	}
 

@@ -22,9 +22,9 @@ static const char *const states[] = {
 };
 static const char *const page_outcomes[] = { "stored", "rejected", "failed", "discarded", NULL };
 static const char *const tables[] = {
-	"eob", "eob_item", "eob_item_adjudication", "eob_diagnosis", "eob_procedure",
-	"eob_care_team", "eob_supporting_info", "eob_total", "eob_extension", "patient",
-	"coverage", NULL
+	"eob", "eob_item", "eob_item_adjudication", "eob_item_detail", "eob_diagnosis",
+	"eob_procedure", "eob_care_team", "eob_supporting_info", "eob_total", "eob_extension",
+	"patient", "coverage", NULL
 };
 static const char *const refresh_outcomes[] = {
 	"ok", "needs_reconsent", "in_doubt", "failed", "app_disabled", NULL

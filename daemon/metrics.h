@@ -18,7 +18,8 @@
  *                                                   refresh_in_doubt withdrawn
  *   bbingest_pages_total       counter    outcome   stored rejected failed discarded
  *   bbingest_rows_loaded_total counter    table     eob eob_item eob_item_adjudication
- *                                                   eob_diagnosis eob_procedure eob_care_team
+ *                                                   eob_item_detail eob_diagnosis
+ *                                                   eob_procedure eob_care_team
  *                                                   eob_supporting_info eob_total
  *                                                   eob_extension patient coverage
  *   bbingest_table_rows        gauge      table     (same tables; estimate from

@@ -116,7 +116,7 @@ reset_tables() { psql -X -q -c "TRUNCATE claims.eob, claims.patient, claims.cove
 
 {
   echo "BEGIN;"
-  for t in eob eob_item eob_item_adjudication eob_diagnosis eob_procedure eob_care_team \
+  for t in eob eob_item eob_item_adjudication eob_item_detail eob_diagnosis eob_procedure eob_care_team \
            eob_supporting_info eob_total eob_extension patient coverage; do
     echo "\\copy claims.$t ($(head -1 "$csvdir/$t.csv")) FROM '$csvdir/$t.csv' WITH (FORMAT csv, HEADER true)"
   done
@@ -171,6 +171,14 @@ INSERT INTO claims.eob_item_adjudication (eob_id, item_sequence, ordinal, catego
          (a.adj#>>'{amount,value}')::numeric, a.adj#>>'{reason,coding,0,code}'
   FROM raw_eob r, jsonb_array_elements(r.doc->'item') it,
        jsonb_array_elements(it->'adjudication') WITH ORDINALITY a(adj, n);
+INSERT INTO claims.eob_item_detail (eob_id, item_sequence, ordinal, sequence, product_system, product_code,
+    quantity, quantity_unit, quantity_system, quantity_code, unit_price, net)
+  SELECT r.doc->>'id', (it->>'sequence')::int, d.n, (d.det->>'sequence')::int,
+         d.det#>>'{productOrService,coding,0,system}', d.det#>>'{productOrService,coding,0,code}',
+         (d.det#>>'{quantity,value}')::numeric, d.det#>>'{quantity,unit}', d.det#>>'{quantity,system}',
+         d.det#>>'{quantity,code}', (d.det#>>'{unitPrice,value}')::numeric, (d.det#>>'{net,value}')::numeric
+  FROM raw_eob r, jsonb_array_elements(r.doc->'item') it,
+       jsonb_array_elements(coalesce(it->'detail', '[]')) WITH ORDINALITY d(det, n);
 INSERT INTO claims.eob_diagnosis (eob_id, sequence, system, code, display, type)
   SELECT r.doc->>'id', (d->>'sequence')::int, d#>>'{diagnosisCodeableConcept,coding,0,system}',
          d#>>'{diagnosisCodeableConcept,coding,0,code}', d#>>'{diagnosisCodeableConcept,coding,0,display}',

@@ -57,7 +57,8 @@ reset_sync() {
 }
 claim_rows() {
   sql "SELECT (SELECT count(*) FROM claims.eob) + (SELECT count(*) FROM claims.eob_item)
-    + (SELECT count(*) FROM claims.eob_item_adjudication) + (SELECT count(*) FROM claims.eob_diagnosis)
+    + (SELECT count(*) FROM claims.eob_item_adjudication) + (SELECT count(*) FROM claims.eob_item_detail)
+    + (SELECT count(*) FROM claims.eob_diagnosis)
     + (SELECT count(*) FROM claims.eob_procedure) + (SELECT count(*) FROM claims.eob_care_team)
     + (SELECT count(*) FROM claims.eob_supporting_info) + (SELECT count(*) FROM claims.eob_total)
     + (SELECT count(*) FROM claims.eob_extension) + (SELECT count(*) FROM claims.patient)

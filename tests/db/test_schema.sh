@@ -14,7 +14,7 @@ if [ -f "$BB_SOURCE_ROOT/sql/002_claims.sql" ]; then
   tables+=(
     claims.eob claims.eob_item claims.eob_item_adjudication claims.eob_diagnosis
     claims.eob_procedure claims.eob_care_team claims.eob_supporting_info claims.eob_total
-    claims.eob_extension claims.patient claims.coverage
+    claims.eob_extension claims.patient claims.coverage claims.eob_item_detail
   )
 fi
 for t in "${tables[@]}"; do

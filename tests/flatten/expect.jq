@@ -11,6 +11,7 @@ eobs as $e
   "eob \($e | length)",
   "eob_item \([$e[] | .item[]?] | length)",
   "eob_item_adjudication \([$e[] | .item[]? | .adjudication[]?] | length)",
+  "eob_item_detail \([$e[] | .item[]? | .detail[]?] | length)",
   "adjudication_amounts \([$e[] | .item[]? | .adjudication[]? | .amount.value | select(. != null)] | length)",
   "eob_diagnosis \([$e[] | .diagnosis[]?] | length)",
   "eob_procedure \([$e[] | .procedure[]?] | length)",
@@ -23,6 +24,8 @@ eobs as $e
   "list_adjudication_amount \([$e[] | .item[]? | .adjudication[]? | .amount.value | num] | join(" "))",
   "list_payment_amount \([$e[] | .payment.amount.value | num] | join(" "))",
   "list_total_amount \([$e[] | (.total[]? | .amount.value), (.benefitBalance[]? | .financial[]? | (.usedMoney.value // .allowedMoney.value)), (.adjudication[]? | .amount.value) | num] | join(" "))",
-  "list_item_quantity \([$e[] | .item[]? | .quantity.value | num] | join(" "))"
+  "list_item_quantity \([$e[] | .item[]? | .quantity.value | num] | join(" "))",
+  "list_detail_quantity \([$e[] | .item[]? | .detail[]? | .quantity.value | num] | join(" "))",
+  "list_detail_net \([$e[] | .item[]? | .detail[]? | .net.value | num] | join(" "))"
   ]
 | .[]

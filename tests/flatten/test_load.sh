@@ -7,7 +7,7 @@
 . "$BB_SOURCE_ROOT/tests/flatten/bad_inputs.sh"
 here="$BB_SOURCE_ROOT/tests/flatten"
 new_db load
-tables=(eob eob_item eob_item_adjudication eob_diagnosis eob_procedure eob_care_team
+tables=(eob eob_item eob_item_adjudication eob_item_detail eob_diagnosis eob_procedure eob_care_team
   eob_supporting_info eob_total eob_extension patient coverage)
 
 counts() {
@@ -51,7 +51,8 @@ while IFS= read -r f; do
     [ "$got" = "${want[$t]}" ] || fail "$name: claims.$t has $got rows, jq counts ${want[$t]}"
   done
   for pair in "eob_item_adjudication amount list_adjudication_amount" "eob payment_amount list_payment_amount" \
-              "eob_total amount list_total_amount" "eob_item quantity list_item_quantity"; do
+              "eob_total amount list_total_amount" "eob_item quantity list_item_quantity" \
+              "eob_item_detail quantity list_detail_quantity" "eob_item_detail net list_detail_net"; do
     set -- $pair
     s1=$(sql "SELECT coalesce(sum($2), 0) FROM claims.$1" | exact_sum)
     s2=$(tr ' ' '\n' <<<"${want[$3]}" | exact_sum)
@@ -59,7 +60,7 @@ while IFS= read -r f; do
   done
   n=$((n + 1))
 done < <(find "$BB_FIXTURES" -name '*.json' | sort)
-pass "$n fixture files: row counts of 11 tables and numeric sums of 4 amount columns equal jq's"
+pass "$n fixture files: row counts of ${#tables[@]} tables and numeric sums of 6 amount columns equal jq's"
 
 # everything at once, twice: identical tables
 wipe
@@ -88,6 +89,39 @@ expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_adjudication WHERE item_s
 expect_eq "$(sql "SELECT count(*) FROM claims.eob_diagnosis")" "1" "diagnoses replaced"
 expect_eq "$(sql "SELECT sum(amount) FROM claims.eob_item_adjudication" | exact_sum)" "$want_sum" "amounts are the changed claim's, exactly"
 expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_adjudication WHERE amount = 1234.56")" "1" "the changed amount is stored"
+
+# a changed v3 EOB replaces its item details (item[].detail[])
+f3="$BB_FIXTURES/ab2d/EOB-for-Carrier-R4v3.json"
+wipe
+expect_rc 0 "load a v3 carrier claim with item details" -- "$BBINGEST" load "$f3"
+want=$(jq '[.item[].detail[]?] | length' "$f3")
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail")" "$want" "its $want details are stored"
+expect_eq "$(sql "SELECT string_agg(format('%s/%s/%s/%s/%s/%s/%s/%s', item_sequence, ordinal, sequence, product_system, product_code, quantity, quantity_unit, quantity_code), ' ' ORDER BY item_sequence, ordinal) FROM claims.eob_item_detail")" \
+  "$(jq -r '[.item[] | .sequence as $s | .detail[]? | "\($s)/1/\(.sequence)/\(.productOrService.coding[0].system)/\(.productOrService.coding[0].code)/\(.quantity.value)/\(.quantity.unit)/\(.quantity.code)"] | join(" ")' "$f3")" \
+  "every detail's line, sequence, NDC coding and quantity with its unit as in the JSON"
+# line 3 loses its detail, line 5's quantity changes, line 8 gets a second detail with price and adjudication
+jq '(.item[] | select(.sequence == 3)) |= del(.detail)
+  | (.item[] | select(.sequence == 5) | .detail[0].quantity.value) = 12.345
+  | (.item[] | select(.sequence == 8) | .detail) += [{"sequence": 2, "productOrService": {"coding": [{"system": "http://hl7.org/fhir/sid/ndc", "code": "00000000001"}]},
+      "quantity": {"value": 0.1}, "unitPrice": {"value": 10.01, "currency": "USD"}, "net": {"value": 1.001, "currency": "USD"},
+      "adjudication": [{"category": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adjudication", "code": "eligible"}]}, "amount": {"value": 0.99}}]}]' \
+  "$f3" >"$tmp/changed3.json"
+adj_before=$(sql "SELECT count(*) FROM claims.eob_item_adjudication")
+expect_rc 0 "load the changed v3 claim" -- "$BBINGEST" load "$tmp/changed3.json"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail")" "$want" "details replaced: one removed, one added"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail WHERE item_sequence = 3")" "0" "the removed detail is gone"
+expect_eq "$(sql "SELECT quantity FROM claims.eob_item_detail WHERE item_sequence = 5")" "12.345" "the changed quantity is stored exactly"
+expect_eq "$(sql "SELECT sum(quantity) FROM claims.eob_item_detail" | exact_sum)" \
+  "$(jq -r '.item[].detail[]?.quantity.value | tostring' "$tmp/changed3.json" | exact_sum)" "detail quantities sum exactly to the changed claim's"
+expect_eq "$(sql "SELECT format('%s %s %s %s', ordinal, unit_price, net, adjudications->0->>'amount') FROM claims.eob_item_detail WHERE item_sequence = 8 AND sequence = 2")" \
+  "2 10.01 1.001 0.99" "the new detail's unit price, net and adjudication amount, exact"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_adjudication")" "$adj_before" "a detail's adjudication is not a line adjudication"
+expect_rc 0 "load the original v3 claim over the changed one" -- "$BBINGEST" load "$f3"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail")" "$want" "as many details as the original"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail WHERE item_sequence = 3")" "1" "the detail is back"
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail WHERE unit_price IS NOT NULL OR net IS NOT NULL OR adjudications IS NOT NULL")" "0" "the added detail is gone"
+sql "DELETE FROM claims.eob" >/dev/null
+expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail")" "0" "deleting the claim deletes its details"
 
 # the same EOB twice in one input: the later one wins
 jq -c '., (.item = .item[0:2])' "$f" >"$tmp/twice.ndjson"
