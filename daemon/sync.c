@@ -76,7 +76,8 @@ struct sync_engine {
 	tokens *tok;
 	job *head, *tail;
 	unsigned active;
-	unsigned inflight;          /* JS_TOKEN + JS_XFER */
+	unsigned inflight;          /* JS_TOKEN + JS_XFER + JS_COMMIT */
+	unsigned committing;        /* JS_COMMIT */
 	tbucket bucket;
 	int64_t next_poll_us;
 	int64_t next_renew_us;
@@ -632,6 +633,7 @@ static void page_done_ok(job *j)
 		.lease_s = c->lease_s,
 	};
 	j->state = JS_COMMIT;
+	s->committing++;
 	s->inflight++;
 	s->stats.inflight = s->inflight;
 	dbpool_submit(s->writers, page_write, page_written, j);
@@ -647,6 +649,7 @@ static void page_written(void *arg)
 	char *next = pc->next;
 
 	pc->next = NULL;
+	s->committing--;
 	if (pc->rc == 1)
 		for (int t = 0; t < FT_COUNT; t++) {
 			uint64_t n = loader_rows_sent(j->ld, t);
@@ -1011,6 +1014,13 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 			continue;
 		}
 		if (s->inflight >= conc)
+			break;
+		/*
+		 * The database is the bottleneck: start no transfer while the
+		 * writers have two pages each waiting, so whole pages do not pile
+		 * up in memory (the network is not the limit then anyway).
+		 */
+		if (s->committing >= 2 * dbpool_size(s->writers))
 			break;
 		if (!tbucket_take(&s->bucket, now)) {
 			int64_t at = tbucket_ready_at(&s->bucket, now);

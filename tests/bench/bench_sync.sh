@@ -128,8 +128,10 @@ extra=$((ENROLLED - N))
 sql "INSERT INTO bb.participant (participant_id, state, patient_id, demographics, enrolled_at, next_sync_at, last_sync_at)
      SELECT 'X' || lpad(i::text, 7, '0'), 'active', '-1999' || i, true, now(), now() + interval '1 day', now()
      FROM generate_series(1, $extra) i;
-     INSERT INTO bb.token (participant_id, key_id, access_sealed, refresh_sealed, access_expires_at, next_refresh_at)
-     SELECT participant_id, 'bench', '\\x00', '\\x00', now() + interval '1 hour', now() + interval '30 days'
+     INSERT INTO bb.token (participant_id, key_id, access_sealed, refresh_sealed, access_expires_at,
+                           next_refresh_at, obtained_at)
+     SELECT participant_id, 'bench', '\\x00', '\\x00', now() + interval '1 hour', now() + interval '30 days',
+            now() - interval '1 year'
      FROM bb.participant WHERE participant_id LIKE 'X%'" >/dev/null
 expect_eq "$(sql "SELECT count(*) FROM bb.participant WHERE state = 'active'")" "$ENROLLED" "$ENROLLED enrolled" >/dev/null
 run_sync 0
