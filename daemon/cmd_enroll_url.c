@@ -9,6 +9,7 @@
 #include "log.h"
 #include "oauthutil.h"
 #include "store.h"
+#include "store_cli.h"
 #include "vault.h"
 
 static const char usage[] =
@@ -52,12 +53,9 @@ int cmd_enroll_url(cli_ctx *ctx, int argc, char **argv)
 		config_free(cfg);
 		return EX_CONFIG;
 	}
-	db = consent_open_store(cfg, err, sizeof err);
-	if (!db) {
-		log_error("%s", err);
-		rc = EX_UNAVAILABLE;
+	rc = store_for_config(cfg, STORE_CLI_CURRENT, &db, NULL);
+	if (rc != EX_OK)
 		goto out;
-	}
 	rc = EX_SOFTWARE;
 	if (store_cmd(db, "BEGIN", 0, NULL, err, sizeof err) < 0)
 		goto fail;

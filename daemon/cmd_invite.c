@@ -9,6 +9,7 @@
 #include "log.h"
 #include "oauthutil.h"
 #include "store.h"
+#include "store_cli.h"
 
 static const char usage[] =
 	"usage: bbingest invite [-c FILE] [-d CONNINFO] ID\n"
@@ -51,11 +52,10 @@ int cmd_invite(cli_ctx *ctx, int argc, char **argv)
 		config_free(cfg);
 		return EX_CONFIG;
 	}
-	db = consent_open_store(cfg, err, sizeof err);
-	if (!db) {
-		log_error("%s", err);
+	rc = store_for_config(cfg, STORE_CLI_CURRENT, &db, NULL);
+	if (rc != EX_OK) {
 		config_free(cfg);
-		return EX_UNAVAILABLE;
+		return rc;
 	}
 	if (consent_invite(db, cfg, ctx->argv[0], &link, err, sizeof err) < 0) {
 		log_error("could not create an invitation for participant %s: %s", ctx->argv[0], err);

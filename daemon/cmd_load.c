@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "log.h"
 #include "store.h"
+#include "store_cli.h"
 
 static const char usage[] =
 	"usage: bbingest load [-c FILE] [-d CONNINFO] [--participant ID] FILE...|-\n"
@@ -61,11 +62,10 @@ int cmd_load(cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, false, NULL },
 	};
 	bb_config *cfg = NULL;
-	char err[1024];
 	fhir_limits lim;
 	store *st;
 	loader *l;
-	int rc, applied = 0;
+	int rc;
 
 	rc = cli_parse(ctx, argc, argv, opts, usage);
 	if (rc != 0)
@@ -79,7 +79,8 @@ int cmd_load(cli_ctx *ctx, int argc, char **argv)
 		log_error("--participant needs a non-empty id");
 		return EX_USAGE;
 	}
-	rc = config_for_command(ctx, false, true, &cfg);
+	rc = store_for_command(ctx, STORE_CLI_FILE_OPTIONAL | STORE_CLI_HINT | STORE_CLI_MIGRATE,
+			       &cfg, &st, NULL);
 	if (rc != EX_OK)
 		return rc;
 	fhir_limits_default(&lim);
@@ -89,19 +90,7 @@ int cmd_load(cli_ctx *ctx, int argc, char **argv)
 		lim.max_depth = cfg->max_depth;
 	if (cfg->max_resource_bytes)
 		lim.max_resource = cfg->max_resource_bytes;
-	st = store_connect(cfg->db_conninfo, err, sizeof err);
 	config_free(cfg);
-	if (!st) {
-		log_error("%s", err);
-		fprintf(stderr, "HINT: pass -d CONNINFO, set database.conninfo in the configuration, "
-			"or set PGHOST/PGDATABASE/PGUSER\n");
-		return EX_UNAVAILABLE;
-	}
-	if (store_migrate(st, &applied, err, sizeof err) < 0) {
-		log_error("%s", err);
-		store_close(st);
-		return EX_SOFTWARE;
-	}
 	l = loader_new(store_pg(st), &lim, 0);
 	loader_set_participant(l, participant);
 	rc = fhir_run_inputs(loader_stream(l), ctx->argc, ctx->argv, load_begin, load_commit,

@@ -3,9 +3,9 @@
 #include <sysexits.h>
 
 #include "cli.h"
-#include "config.h"
 #include "log.h"
 #include "store.h"
+#include "store_cli.h"
 
 static const char usage[] =
 	"usage: bbingest migrate [-c FILE] [-d CONNINFO]\n"
@@ -17,7 +17,6 @@ static const char usage[] =
 int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
 {
 	char err[1024];
-	bb_config *cfg = NULL;
 	store *st;
 	int applied = 0, rc, version;
 
@@ -28,22 +27,10 @@ int cmd_migrate(cli_ctx *ctx, int argc, char **argv)
 		log_error("migrate takes no arguments, got \"%.80s\"", ctx->argv[0]);
 		return EX_USAGE;
 	}
-	rc = config_for_command(ctx, false, true, &cfg);
+	rc = store_for_command(ctx, STORE_CLI_FILE_OPTIONAL | STORE_CLI_HINT | STORE_CLI_MIGRATE,
+			       NULL, &st, &applied);
 	if (rc != EX_OK)
 		return rc;
-	st = store_connect(cfg->db_conninfo, err, sizeof err);
-	config_free(cfg);
-	if (!st) {
-		log_error("%s", err);
-		fprintf(stderr, "HINT: pass -d CONNINFO, set database.conninfo in the configuration, "
-			"or set PGHOST/PGDATABASE/PGUSER\n");
-		return EX_UNAVAILABLE;
-	}
-	if (store_migrate(st, &applied, err, sizeof err) < 0) {
-		log_error("%s", err);
-		store_close(st);
-		return EX_SOFTWARE;
-	}
 	version = store_schema_version(st, err, sizeof err);
 	store_close(st);
 	if (applied)

@@ -5,10 +5,10 @@
 #include <sysexits.h>
 
 #include "cli.h"
-#include "config.h"
 #include "consent.h"
 #include "log.h"
 #include "store.h"
+#include "store_cli.h"
 #include "util.h"
 
 static const char usage[] =
@@ -226,7 +226,6 @@ static int show_all(store *st)
 int cmd_status(cli_ctx *ctx, int argc, char **argv)
 {
 	char err[1024];
-	bb_config *cfg = NULL;
 	store *st;
 	int rc;
 
@@ -237,15 +236,9 @@ int cmd_status(cli_ctx *ctx, int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		return EX_USAGE;
 	}
-	rc = config_for_command(ctx, false, true, &cfg);
+	rc = store_for_command(ctx, STORE_CLI_FILE_OPTIONAL, NULL, &st, NULL);
 	if (rc != EX_OK)
 		return rc;
-	st = store_connect(cfg->db_conninfo, err, sizeof err);
-	config_free(cfg);
-	if (!st) {
-		log_error("%s", err);
-		return EX_UNAVAILABLE;
-	}
 	if (ctx->argc == 1 && !consent_id_valid(ctx->argv[0], err, sizeof err)) {
 		/* not echoed: it may be huge or hold control bytes */
 		log_error("%s", err);

@@ -5,10 +5,10 @@
 #include <sysexits.h>
 
 #include "cli.h"
-#include "config.h"
 #include "consent.h"
 #include "log.h"
 #include "store.h"
+#include "store_cli.h"
 
 static const char usage[] =
 	"usage: bbingest sync-now [-c FILE] [-d CONNINFO] ID|--all\n"
@@ -25,7 +25,6 @@ int cmd_sync_now(cli_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, false, NULL },
 	};
 	char err[1024];
-	bb_config *cfg = NULL;
 	store *st;
 	PGresult *r;
 	int rc;
@@ -42,15 +41,9 @@ int cmd_sync_now(cli_ctx *ctx, int argc, char **argv)
 		log_error("%s", err);
 		return EX_DATAERR;
 	}
-	rc = config_for_command(ctx, false, true, &cfg);
+	rc = store_for_command(ctx, STORE_CLI_FILE_OPTIONAL, NULL, &st, NULL);
 	if (rc != EX_OK)
 		return rc;
-	st = store_connect(cfg->db_conninfo, err, sizeof err);
-	config_free(cfg);
-	if (!st) {
-		log_error("%s", err);
-		return EX_UNAVAILABLE;
-	}
 	if (all) {
 		r = store_exec(st,
 			       "UPDATE bb.participant SET next_sync_at = now(), backoff_until = NULL,"

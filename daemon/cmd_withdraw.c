@@ -16,6 +16,7 @@
 #include "oauth.h"
 #include "oauthutil.h"
 #include "store.h"
+#include "store_cli.h"
 #include "tokens.h"
 #include "util.h"
 #include "vault.h"
@@ -247,12 +248,9 @@ int cmd_withdraw(cli_ctx *ctx, int argc, char **argv)
 	}
 	gethostname(host, sizeof host - 1);
 	snprintf(d.instance_id, sizeof d.instance_id, "withdraw:%s:%ld", host, (long)getpid());
-	d.db = consent_open_store(cfg, err, sizeof err);
-	if (!d.db) {
-		log_error("%s", err);
-		rc = EX_UNAVAILABLE;
+	rc = store_for_config(cfg, STORE_CLI_CURRENT, &d.db, NULL);
+	if (rc != EX_OK)
 		goto out;
-	}
 
 	/* 1. stop syncing at once */
 	rc = EX_SOFTWARE;

@@ -13,27 +13,6 @@
 /* Longest invitation token or state accepted from a URL (ours are 43). */
 #define MAX_RANDOM_TOKEN 256
 
-store *consent_open_store(const bb_config *cfg, char *err, size_t errlen)
-{
-	store *db = store_connect(cfg->db_conninfo, err, errlen);
-	int v;
-
-	if (!db)
-		return NULL;
-	v = store_schema_version(db, err, errlen);
-	if (v < 0) {
-		store_close(db);
-		return NULL;
-	}
-	if (v < store_latest_version()) {
-		snprintf(err, errlen, "the database schema is at version %d but this bbingest needs "
-			 "version %d; HINT: run \"bbingest migrate\" first", v, store_latest_version());
-		store_close(db);
-		return NULL;
-	}
-	return db;
-}
-
 bool consent_id_valid(const char *id, char *err, size_t errlen)
 {
 	size_t n = id ? strlen(id) : 0;

@@ -29,12 +29,6 @@
 #define CONSENT_MAX_ID 128
 
 /*
- * Connect for a command: the configured database, whose schema must be
- * migrated to this binary's version (else NULL and a message with the fix).
- */
-store *consent_open_store(const bb_config *cfg, char *err, size_t errlen);
-
-/*
  * True when `id` is a valid participant id: 1..128 of A-Z a-z 0-9 . _ -,
  * starting with a letter or digit.  Otherwise false and a message in `err`
  * (quoting the id only when it is printable and short).
