@@ -64,12 +64,29 @@ static void free_list(item *it)
 	}
 }
 
+/*
+ * Whether an idle connection still has its server.  A session the server
+ * ended sent its last message (FATAL) and closed the socket: the first read
+ * takes the message, a second one meets the end of the stream.
+ */
+static bool connection_alive(PGconn *c)
+{
+	for (int i = 0; i < 2; i++)
+		if (PQstatus(c) != CONNECTION_OK || !PQconsumeInput(c))
+			return false;
+	return PQstatus(c) == CONNECTION_OK;
+}
+
 /* Make sure w->db is usable, or NULL with w->err saying why. */
 static void writer_connect(writer *w)
 {
 	int64_t now;
 
-	if (w->db && PQstatus(store_pg(w->db)) != CONNECTION_OK) {
+	/*
+	 * A session the server ended while idle (restart, pg_terminate_backend)
+	 * has its socket closed: reading notices it before a page is lost on it.
+	 */
+	if (w->db && !connection_alive(store_pg(w->db))) {
 		/* the server went away: try once at once, then back off */
 		store_close(w->db);
 		w->db = NULL;

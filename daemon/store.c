@@ -202,12 +202,20 @@ int store_latest_version(void)
 
 int store_schema_version(store *s, char *err, size_t errlen)
 {
-	PGresult *r = store_exec(s,
-		"SELECT CASE WHEN to_regclass('bb.schema_version') IS NULL THEN 0 "
-		"ELSE (SELECT coalesce(max(version), 0) FROM bb.schema_version) END", 0, NULL,
-		err, errlen);
+	/* two statements: a query naming a missing table fails when parsed,
+	 * whatever a CASE around it says */
+	PGresult *r = store_exec(s, "SELECT to_regclass('bb.schema_version') IS NOT NULL", 0, NULL,
+				 err, errlen);
 	int v;
 
+	if (!r)
+		return -1;
+	v = PQgetvalue(r, 0, 0)[0] == 't';
+	PQclear(r);
+	if (!v)
+		return 0;       /* never migrated */
+	r = store_exec(s, "SELECT coalesce(max(version), 0) FROM bb.schema_version", 0, NULL,
+		       err, errlen);
 	if (!r)
 		return -1;
 	v = atoi(PQgetvalue(r, 0, 0));

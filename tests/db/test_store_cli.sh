@@ -30,6 +30,12 @@ expect_rc 70 "status on a fresh database" -- "$BBINGEST" status
 expect_rc 70 "sync-now on a fresh database" -- "$BBINGEST" sync-now --all
 expect_eq "$(sql "SELECT to_regclass('bb.schema_version') IS NULL")" "t" "no migration applied by status or sync-now"
 
+# invite on a database never migrated: told to migrate, not a raw SQL error
+printf 'listener:\n  public_url: https://bb.example.org\n' >"$tmp/ok.yaml"
+expect_rc 69 "invite on a database never migrated" -- "$BBINGEST" -c "$tmp/ok.yaml" invite p1
+expect_match "$errout" "schema is at version 0 but this bbingest needs version [0-9]+; HINT: run \"bbingest migrate\" first" \
+  "invite says to migrate"
+
 # invite: its own check (listener.public_url) comes before the connection
 printf 'database:\n  conninfo: "%s"\n' "$nowhere" >"$tmp/no-url.yaml"
 expect_rc 78 "invite without public_url" -- "$BBINGEST" -c "$tmp/no-url.yaml" invite p1
@@ -42,7 +48,7 @@ sql "CREATE TABLE public.saved_version AS SELECT * FROM bb.schema_version WHERE 
 sql "DELETE FROM bb.schema_version WHERE version = $latest"
 printf 'listener:\n  public_url: https://bb.example.org\n' >"$tmp/ok.yaml"
 expect_rc 69 "invite on an old schema" -- "$BBINGEST" -c "$tmp/ok.yaml" invite p1
-expect_match "$errout" "schema is at version $((latest - 1)) but this bbingest needs version $latest; HINT: run \"bbingest migrate\" first" "invite says to migrate"
+expect_match "$errout" "schema is at version $(sql "SELECT max(version) FROM bb.schema_version") but this bbingest needs version $latest; HINT: run \"bbingest migrate\" first" "invite says to migrate"
 expect_eq "$(sql "SELECT count(*) FROM bb.participant")" "0" "invite stored nothing"
 
 # a migration that fails (its objects exist, its version row does not): exit 70
