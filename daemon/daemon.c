@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,13 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 
 	while (subsystems[nsub])
 		nsub++;
+	/*
+	 * Page buffers come and go in sizes up to megabytes: a fixed mmap
+	 * threshold gives them back to the system when freed (glibc's dynamic
+	 * threshold would keep them on the heap, and the daemon's memory would
+	 * follow its largest page ever rather than the pages in flight).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 	sig_term_count = 0;
 	sig_hup = 0;
 	d.cfg = cfg;

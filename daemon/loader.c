@@ -382,7 +382,7 @@ static void reserve(sbuf *b, size_t extra)
 
 	if (b->cap > b->len + extra)
 		return;
-	cap = b->cap ? b->cap : 65536;
+	cap = b->cap ? b->cap : 8192;
 	while (cap <= b->len + extra)
 		cap *= 2;
 	b->data = xrealloc(b->data, cap);
@@ -640,4 +640,16 @@ bool loader_db_failed(const loader *l)
 uint64_t loader_rows_sent(const loader *l, int table)
 {
 	return table >= 0 && table < FT_COUNT ? l->sent[table] : 0;
+}
+
+void loader_trim(loader *l, size_t keep)
+{
+	for (int t = 0; t < FT_COUNT; t++) {
+		if (l->rows[t].cap > keep) {
+			size_t max = l->rows[t].max;
+
+			sbuf_free(&l->rows[t]);
+			sbuf_init(&l->rows[t], max);
+		}
+	}
 }

@@ -84,6 +84,12 @@ void loader_abort(loader *l);
 const char *loader_error(const loader *l);
 
 /*
+ * Between inputs: give back row buffers that grew past keep bytes, so an
+ * idle loader kept for reuse does not hold its largest page's memory.
+ */
+void loader_trim(loader *l, size_t keep);
+
+/*
  * Rows of table (a flat_table) sent in the current input; after a successful
  * loader_commit, the rows it stored (replaced versions included).
  */

@@ -21,6 +21,8 @@
 #define POLL_US 1000000LL
 /* Walk restarts (Bundle.total changed) tolerated in one attempt. */
 #define MAX_RESTARTS 8
+/* Row buffer bytes (per table) an idle loader in the pool may keep. */
+#define IDLE_LOADER_KEEP ((size_t)32 << 10)
 /* Retry-After when a 429 has none (bluebutton-api.md section 5). */
 #define DEFAULT_RETRY_AFTER_S 60
 
@@ -223,6 +225,8 @@ static void page_drop(job *j)
 		return;
 	loader_abort(j->ld);
 	if (s->npool < (size_t)(s->d->cfg->concurrency > 0 ? s->d->cfg->concurrency : 1)) {
+		/* an idle loader keeps small buffers only: memory follows the pages in flight */
+		loader_trim(j->ld, IDLE_LOADER_KEEP);
 		s->pool = xreallocarray(s->pool, s->npool + 1, sizeof *s->pool);
 		s->pool[s->npool++] = j->ld;
 	} else {
@@ -1002,7 +1006,12 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 			if (s->active == before)
 				break;
 		}
-		if (s->next_poll_us < wake)
+		/*
+		 * With every job slot taken, a job's end (a callback) brings the
+		 * loop back here anyway: waking for the poll time then would only
+		 * spin the loop (and take a core from PostgreSQL).
+		 */
+		if (s->active < max_jobs(s) && s->next_poll_us < wake)
 			wake = s->next_poll_us;
 	}
 	for (job *j = s->head, *nx; j; j = nx) {
