@@ -1,10 +1,13 @@
 /*
  * daemon: `bbingest run`, the event loop every long-running piece plugs into.
  *
- * One thread.  The loop waits in curl_multi_poll() on curl's sockets, the
- * signal self-pipe and the subsystems' extra descriptors (the listener), then
- * lets each subsystem do its work.  Signal handlers only write a byte to the
- * self-pipe and set a flag; everything else happens in the loop.
+ * One thread for the loop.  It waits in curl_multi_poll() on curl's sockets,
+ * the signal self-pipe and the subsystems' extra descriptors (the listener,
+ * the page writers' wake-up pipe), then lets each subsystem do its work.
+ * Signal handlers only write a byte to the self-pipe and set a flag;
+ * everything else happens in the loop, except storing downloaded pages: the
+ * sync engine hands those to its dbpool writer threads (their own
+ * connections, no shared state but the page they are given; signals blocked).
  *
  * Subsystems (enrolment, token refresher, sync engine, health, ...) are
  * entries of a table in daemon.c with start/routes/tick/drain/idle/stop

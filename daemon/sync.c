@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "scheduler.h"
 #include "loader.h"
+#include "oauthutil.h"
 #include "syncurl.h"
 #include "tokens.h"
 #include "util.h"
@@ -68,6 +69,17 @@ typedef struct job {
 	int page_no;                /* pages of this walk seen in this attempt */
 	int restarts;
 	bool auth_retried;          /* the page was retried after a 401 */
+	/*
+	 * The access token of this sync attempt (a secret: zeroed when
+	 * dropped).  Asked of the token service for the first page and after
+	 * a 401, then reused page after page: one database read per attempt,
+	 * not per page, and held only while the participant is worked on.
+	 */
+	char *access;
+	char *refused;              /* the token a 401 refused, until a new one comes */
+	/* The participant's cursors, read once when the job starts (only this
+	 * job changes them while it holds the lease). */
+	PGresult *cursors;
 	loader *ld;                 /* the page being received, from the pool */
 	bool feed_failed;           /* the page broke a rule while streaming */
 	page_commit commit;         /* JS_COMMIT */
@@ -242,6 +254,9 @@ static void job_free(job *j)
 	free(j->url);
 	free(j->since);
 	free(j->commit.next);
+	ou_free_secret(j->access);
+	ou_free_secret(j->refused);
+	PQclear(j->cursors);
 	free(j->lease.participant_id);
 	free(j->lease.patient_id);
 	free(j->lease.due_at);
@@ -319,37 +334,43 @@ static int job_setup_resource(job *j)
 	const bb_config *c = s->d->cfg;
 	char err[512];
 
-	for (; j->res < RES_COUNT; j->res++) {
-		const char *cparams[3] = { pid(j), res_names[j->res], j->lease.due_at };
-		PGresult *r;
+	if (!j->cursors) {
+		const char *cparams[2] = { pid(j), j->lease.due_at };
 
-		if (j->res == RES_PATIENT && !j->lease.demographics)
-			continue;
 		/*
-		 * done: the walk completed during the sync in progress (after the
-		 * participant's last complete sync and after this sync became due),
-		 * e.g. before a crash or a failure of a later resource; it is not
-		 * walked again now.  A sync that became due later (sync-now, a new
-		 * enrolment after the grant died) walks it again: claims may have
-		 * landed since.
+		 * Every resource's cursor at once; only this job changes them
+		 * while it holds the lease.  The last column, done: the walk
+		 * completed during the sync in progress (after the participant's
+		 * last complete sync and after this sync became due), e.g. before
+		 * a crash or a failure of a later resource; it is not walked again
+		 * now.  A sync that became due later (sync-now, a new enrolment
+		 * after the grant died) walks it again: claims may have landed.
 		 */
-		r = store_exec(s->d->db,
-			       "SELECT c.next_url, c.walk_total, " ISO_UTC("c.walk_since") ", "
+		j->cursors = store_exec(s->d->db,
+			       "SELECT c.resource, c.next_url, c.walk_total, " ISO_UTC("c.walk_since") ", "
 			       ISO_UTC("c.watermark") ","
 			       " c.next_url IS NULL AND c.completed_at >"
 			       "   coalesce(p.last_sync_at, '-infinity'::timestamptz)"
-			       " AND c.completed_at > coalesce($3::timestamptz, 'infinity'::timestamptz)"
+			       " AND c.completed_at > coalesce($2::timestamptz, 'infinity'::timestamptz)"
 			       " FROM bb.sync_cursor c JOIN bb.participant p USING (participant_id)"
-			       " WHERE c.participant_id = $1 AND c.resource = $2",
-			       3, cparams, err, sizeof err);
-		if (!r) {
-			job_fail(j, "database", "could not read the %s cursor: %s", res_names[j->res], err);
+			       " WHERE c.participant_id = $1",
+			       2, cparams, err, sizeof err);
+		if (!j->cursors) {
+			job_fail(j, "database", "could not read the cursors: %s", err);
 			return -1;
 		}
-		if (PQntuples(r) == 1 && PQgetvalue(r, 0, 4)[0] == 't') {
-			PQclear(r);
+	}
+	for (; j->res < RES_COUNT; j->res++) {
+		PGresult *r = j->cursors;
+		int row = -1;
+
+		if (j->res == RES_PATIENT && !j->lease.demographics)
 			continue;
-		}
+		for (int i = 0; i < PQntuples(r); i++)
+			if (strcmp(PQgetvalue(r, i, 0), res_names[j->res]) == 0)
+				row = i;
+		if (row >= 0 && PQgetvalue(r, row, 5)[0] == 't')
+			continue;
 		free(j->url);
 		free(j->since);
 		j->url = j->since = NULL;
@@ -357,21 +378,20 @@ static int job_setup_resource(job *j)
 		j->page_no = 0;
 		j->restarts = 0;
 		j->auth_retried = false;
-		if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
-		    syncurl_same_origin(c->api_base_url, PQgetvalue(r, 0, 0))) {
+		if (row >= 0 && !PQgetisnull(r, row, 1) &&
+		    syncurl_same_origin(c->api_base_url, PQgetvalue(r, row, 1))) {
 			/* a walk in progress: resume at its next page */
-			j->url = xstrdup(PQgetvalue(r, 0, 0));
-			j->walk_total = PQgetisnull(r, 0, 1) ? -1 : atoll(PQgetvalue(r, 0, 1));
-			j->since = PQgetisnull(r, 0, 2) ? NULL : xstrdup(PQgetvalue(r, 0, 2));
+			j->url = xstrdup(PQgetvalue(r, row, 1));
+			j->walk_total = PQgetisnull(r, row, 2) ? -1 : atoll(PQgetvalue(r, row, 2));
+			j->since = PQgetisnull(r, row, 3) ? NULL : xstrdup(PQgetvalue(r, row, 3));
 			j->first_page = false;
 		} else {
-			if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 3))
-				j->since = xstrdup(PQgetvalue(r, 0, 3));
+			if (row >= 0 && !PQgetisnull(r, row, 4))
+				j->since = xstrdup(PQgetvalue(r, row, 4));
 			j->url = syncurl_search(c->api_base_url, c->api_version, res_names[j->res],
 						 c->page_size, c->claim_types, j->since);
 			j->first_page = true;
 		}
-		PQclear(r);
 		j->state = JS_READY;
 		return 1;
 	}
@@ -742,7 +762,15 @@ static void on_done(void *ud, const http_result *res)
 	if (!(res->status == 403 && j->res == RES_PATIENT))
 		metrics_inc(METRIC_PAGES, "failed");
 	if (res->status == 401) {
-		tokens_invalidate(s->tok, pid(j));
+		/*
+		 * The token may have been rotated since this walk took it (a
+		 * scheduled refresh): ask the token service again, and only if it
+		 * answers with the very token refused is it invalidated (on_token),
+		 * so a stale copy never costs a refresh.
+		 */
+		ou_free_secret(j->refused);
+		j->refused = j->access;
+		j->access = NULL;
 		if (!j->auth_retried) {
 			j->auth_retried = true;
 			j->page_no--;
@@ -797,16 +825,13 @@ static void on_done(void *ud, const http_result *res)
 		 rn, j->page_no, res->status);
 }
 
+static void start_page(job *j, const char *access_token);
+
 static void on_token(void *ud, tokens_status st, const char *access_token)
 {
 	job *j = ud;
 	sync_engine *s = j->s;
-	const bb_config *c;
-	char err[512], name[160];
-	char *auth;
-	int rc;
 
-	c = s->d->cfg;
 	if (st != TOKENS_OK || s->draining) {
 		s->inflight--;
 		s->stats.inflight = s->inflight;
@@ -835,6 +860,37 @@ static void on_token(void *ud, tokens_status st, const char *access_token)
 		}
 		return;
 	}
+	if (j->refused) {
+		size_t n = strlen(access_token);
+		bool same = strlen(j->refused) == n && ct_equal(j->refused, access_token, n);
+
+		ou_free_secret(j->refused);
+		j->refused = NULL;
+		if (same) {
+			/* the token service's current token is the refused one */
+			tokens_invalidate(s->tok, pid(j));
+			if (tokens_get_access(s->tok, pid(j), on_token, j) < 0) {
+				s->inflight--;
+				s->stats.inflight = s->inflight;
+				job_release_later(j, 0, false, NULL, NULL);
+			}
+			return;
+		}
+	}
+	ou_free_secret(j->access);
+	j->access = xstrdup(access_token);
+	start_page(j, j->access);
+}
+
+/* The slot is held (inflight counted): send the page's request. */
+static void start_page(job *j, const char *access_token)
+{
+	sync_engine *s = j->s;
+	const bb_config *c = s->d->cfg;
+	char err[512], name[160];
+	char *auth;
+	int rc;
+
 	j->page_no++;
 	snprintf(name, sizeof name, "%s page %d", res_names[j->res], j->page_no);
 	page_drop(j);
@@ -870,6 +926,11 @@ static void job_send(job *j)
 	j->state = JS_TOKEN;
 	s->inflight++;
 	s->stats.inflight = s->inflight;
+	if (j->access) {
+		/* the token of the pages before: a 401 brings a fresh one */
+		start_page(j, j->access);
+		return;
+	}
 	if (tokens_get_access(s->tok, pid(j), on_token, j) < 0) {
 		s->inflight--;
 		s->stats.inflight = s->inflight;
