@@ -181,6 +181,7 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 	char err[1024];
 	int rc = EX_OK, applied = 0;
 	int64_t drain_deadline = 0, watchdog_us, next_watchdog = 0;
+	int64_t started = now_mono_us(), round_start = started, loop_busy_us = 0;
 
 	while (subsystems[nsub])
 		nsub++;
@@ -324,7 +325,9 @@ int daemon_run(bb_config *cfg, const char *config_path, struct vault *v)
 		lt = listener_timeout_ms(d.listener);
 		if (lt >= 0 && lt < timeout_ms)
 			timeout_ms = lt;
+		loop_busy_us += now - round_start;
 		http_poll(d.http, fds, nfds, timeout_ms);
+		round_start = now_mono_us();
 		signals_drain_pipe();
 		http_perform(d.http);
 		listener_run(d.listener);
@@ -348,6 +351,7 @@ out:
 	close(sig_pipe[0]);
 	close(sig_pipe[1]);
 	sig_pipe[0] = sig_pipe[1] = -1;
-	log_notice("bbingest stopped");
+	log_notice("bbingest stopped after %.1f s; its loop was busy (not waiting) for %.1f s",
+		   (double)(now_mono_us() - started) / 1e6, (double)loop_busy_us / 1e6);
 	return rc;
 }

@@ -39,6 +39,8 @@ N=${BENCH_PARTICIPANTS:-2000}
 ENROLLED=${BENCH_ENROLLED:-100000}
 LATENCY_MS=${BENCH_LATENCY_MS:-100}
 CONC=${BENCH_CONCURRENCY:-64}
+PHASES=" ${BENCH_PHASES:-1 1b 2 3} "     # a subset, e.g. BENCH_PHASES=1b, for quick looks
+phase() { [[ $PHASES == *" $1 "* ]]; }
 export BENES=$((N + 1))
 
 setup_e2e benchsync
@@ -87,21 +89,25 @@ run_sync() {
   stop_daemon "$DAEMON_PID"
   WALL=$(calc "$t1 - $t0")
   DB_S=$(sed -n 's/.*sync: .*(\([0-9.]*\) s in the database).*/\1/p' "$tmp/daemon.log" | tail -1)
+  LOOP_S=$(sed -n 's/.*its loop was busy (not waiting) for \([0-9.]*\) s.*/\1/p' "$tmp/daemon.log" | tail -1)
   REQS=$(fhir_requests)
   PAGES=$(sql "SELECT sum(pages) FROM bb.sync_cursor")
   ROWS=$(claim_rows)
   set_faults latency-ms=0
 }
 
+if phase 1; then
 echo "# 1. $N participants, ${LATENCY_MS} ms latency, concurrency $CONC"
 run_sync "$LATENCY_MS"
 ideal=$(calc "$REQS * $LATENCY_MS / 1000 / $CONC")
 printf 'sync with latency: %d requests, %d pages, %d rows in %.2f s; ideal %.2f s (requests x %d ms / %d); ratio %.2fx (target <= 1.3x)\n' \
   "$REQS" "$PAGES" "$ROWS" "$WALL" "$ideal" "$LATENCY_MS" "$CONC" "$(calc "$WALL / $ideal")"
 printf 'daemon peak RSS while syncing %d participants: %.1f MiB\n' "$N" "$(calc "$RSS_KB / 1024")"
-printf 'CPU: daemon %.1f s, sandbox %.1f s (2 cores shared with PostgreSQL); the writers spent %.1f s storing pages\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
+printf 'CPU: daemon %.1f s, sandbox %.1f s (2 cores shared with PostgreSQL); the writers spent %.1f s storing pages; the loop was busy %.1f s\n' "$CPU_D" "$CPU_S" "${DB_S:-0}" "${LOOP_S:-0}"
 lat_wall=$WALL
+fi
 
+if phase 1b; then
 echo "# 1b. the same with small pages (claim_types: [hospice]): the database is not the bound"
 cp "$CFG" "$tmp/heavy.yaml"
 sync_config "$CFG" "$LPORT" "concurrency: $CONC" "request_rate: 10000" "request_burst: 10000" \
@@ -111,17 +117,21 @@ run_sync "$LATENCY_MS"
 small_ideal=$(calc "$REQS * $LATENCY_MS / 1000 / $CONC")
 printf 'small pages with latency: %d requests, %d rows in %.2f s; ideal %.2f s; ratio %.2fx (target <= 1.3x)\n' \
   "$REQS" "$ROWS" "$WALL" "$small_ideal" "$(calc "$WALL / $small_ideal")"
-printf 'CPU: daemon %.1f s, sandbox %.1f s; the writers spent %.1f s storing pages\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
+printf 'CPU: daemon %.1f s, sandbox %.1f s; the writers spent %.1f s storing pages; the loop was busy %.1f s\n' "$CPU_D" "$CPU_S" "${DB_S:-0}" "${LOOP_S:-0}"
 cp "$tmp/heavy.yaml" "$CFG"
+fi
 
+if phase 2; then
 echo "# 2. no latency, loopback"
 run_sync 0
 printf 'sync without latency: %d pages, %d rows in %.2f s: %.0f pages/s, %.0f rows/s\n' \
   "$PAGES" "$ROWS" "$WALL" "$(calc "$PAGES / $WALL")" "$(calc "$ROWS / $WALL")"
-printf 'CPU: daemon %.1f s, sandbox %.1f s; the writers spent %.1f s storing pages\n' "$CPU_D" "$CPU_S" "${DB_S:-0}"
+printf 'CPU: daemon %.1f s, sandbox %.1f s; the writers spent %.1f s storing pages; the loop was busy %.1f s\n' "$CPU_D" "$CPU_S" "${DB_S:-0}" "${LOOP_S:-0}"
+if [ -n "${lat_wall:-}" ]; then
 floor=$(calc "max($ideal, $WALL)")
 printf 'with latency against max(network ideal, the same sync without latency) = %.2f s: %.2fx\n' \
   "$floor" "$(calc "$lat_wall / $floor")"
+fi
 sync_pps=$(calc "$PAGES / $WALL"); sync_rps=$(calc "$ROWS / $WALL")
 record_tokens
 read -r fpages fbytes < <(python3 "$root/tests/bench/sync_fetch.py" "$SB" "$CACERT" "$tmp/tokens.now" "$tmp/pages" 8)
@@ -137,6 +147,9 @@ printf 'loader alone (bbingest load of the same %d pages, %.1f MB): %d rows in %
 printf 'sync / loader: %.2f (pages/s), %.2f (rows/s)\n' \
   "$(calc "$sync_pps / ($fpages / $lwall)")" "$(calc "$sync_rps / ($lrows / $lwall)")"
 
+fi
+
+if phase 3; then
 echo "# 3. $ENROLLED participants enrolled ($N of them due)"
 extra=$((ENROLLED - N))
 sql "INSERT INTO bb.participant (participant_id, state, patient_id, demographics, enrolled_at, next_sync_at, last_sync_at)
@@ -151,3 +164,4 @@ expect_eq "$(sql "SELECT count(*) FROM bb.participant WHERE state = 'active'")" 
 run_sync 0
 printf 'daemon peak RSS with %d participants enrolled, %d syncing: %.1f MiB (target < 64 MiB)\n' \
   "$ENROLLED" "$N" "$(calc "$RSS_KB / 1024")"
+fi
