@@ -11,9 +11,6 @@
 
 #include "util.h"
 
-#define RECONNECT_FIRST_US 500000LL
-#define RECONNECT_MAX_US 15000000LL
-
 typedef struct item {
 	struct item *next;
 	dbpool_work_fn work;
@@ -26,8 +23,6 @@ typedef struct writer {
 	pthread_t thread;
 	bool started;
 	store *db;                  /* this thread's own; NULL until connected */
-	int64_t next_try_us;        /* no connection attempt before this */
-	int64_t backoff_us;
 	char err[512];              /* why db is NULL */
 } writer;
 
@@ -77,36 +72,23 @@ static bool connection_alive(PGconn *c)
 	return PQstatus(c) == CONNECTION_OK;
 }
 
-/* Make sure w->db is usable, or NULL with w->err saying why. */
+/*
+ * Make sure w->db is usable, or NULL with w->err saying why.  No backoff of
+ * its own: items only come while the loop's connection is up, and each
+ * failed page already backs its participant off, so an attempt per item is
+ * bounded; waiting here instead would fail pages after the server is back.
+ */
 static void writer_connect(writer *w)
 {
-	int64_t now;
-
-	/*
-	 * A session the server ended while idle (restart, pg_terminate_backend)
-	 * has its socket closed: reading notices it before a page is lost on it.
-	 */
 	if (w->db && !connection_alive(store_pg(w->db))) {
-		/* the server went away: try once at once, then back off */
 		store_close(w->db);
 		w->db = NULL;
-		w->next_try_us = 0;
 	}
 	if (w->db)
 		return;
-	now = now_mono_us();
-	if (now < w->next_try_us)
-		return;         /* w->err still says why */
 	w->db = store_connect(w->p->conninfo, w->err, sizeof w->err);
-	if (w->db) {
-		w->backoff_us = 0;
+	if (w->db)
 		w->err[0] = '\0';
-		return;
-	}
-	w->backoff_us = w->backoff_us ? w->backoff_us * 2 : RECONNECT_FIRST_US;
-	if (w->backoff_us > RECONNECT_MAX_US)
-		w->backoff_us = RECONNECT_MAX_US;
-	w->next_try_us = now + w->backoff_us;
 }
 
 static void *writer_main(void *ud)

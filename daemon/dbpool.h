@@ -22,8 +22,7 @@
  *
  * Before each item a writer checks its connection (a session the server
  * ended while idle is noticed then); a broken one is dropped and a new one
- * made, at most once per backoff step (0.5 s doubling to 15 s); items met
- * while it has none get db == NULL.  Nothing is logged from the writers:
+ * made; when that fails the item gets db == NULL and the reason.  Nothing is logged from the writers:
  * the loop's own connection reports outages (store_ensure).
  */
 #ifndef BB_DBPOOL_H
