@@ -84,20 +84,6 @@ static const unsigned char special[256] = {
 	[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1, ['\\'] = 1,
 };
 
-/* Make room for `extra` more bytes (and the NUL) without going through sbuf_append. */
-static void reserve(sbuf *b, size_t extra)
-{
-	size_t cap;
-
-	if (b->cap > b->len + extra)
-		return;
-	cap = b->cap ? b->cap : 4096;
-	while (cap <= b->len + extra)
-		cap *= 2;
-	b->data = xrealloc(b->data, cap);
-	b->cap = cap;
-}
-
 /* Does the 8-byte word hold the byte b?  (the classic SWAR zero-byte test) */
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
@@ -184,7 +170,12 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 	/* write out first, so the buffer keeps its size (memory stays flat) */
 	if (!c->memory && t->buf.len + need >= FLUSH_AT && write_all(c, t) < 0)
 		return -1;
-	reserve(&t->buf, need);
+	if (sbuf_reserve(&t->buf, need) < 0) {
+		snprintf(c->err, sizeof c->err, "a row of %s is too large to buffer",
+			 flat_tables[table].name);
+		c->failed = true;
+		return -1;
+	}
 	out = t->buf.data + t->buf.len;
 	for (int i = 0; i < ncols; i++) {
 		flat_coltype ty = flat_tables[table].columns[i].type;
@@ -234,7 +225,7 @@ static csvout *alloc_out(bool memory)
 		t->fd = -1;
 		sbuf_init(&t->buf, 0);
 		if (!memory)
-			reserve(&t->buf, FLUSH_AT);
+			sbuf_reserve(&t->buf, FLUSH_AT);        /* cannot fail: no max */
 		for (int k = 0; k < flat_tables[i].ncols; k++) {
 			if (k)
 				sbuf_putc(&t->buf, ',');

@@ -375,20 +375,6 @@ static int sink_begin(void *ud, flat_kind kind, const char *id, size_t idlen)
 	return 0;
 }
 
-/* Make room for `extra` more bytes (and the NUL). */
-static void reserve(sbuf *b, size_t extra)
-{
-	size_t cap;
-
-	if (b->cap > b->len + extra)
-		return;
-	cap = b->cap ? b->cap : 8192;
-	while (cap <= b->len + extra)
-		cap *= 2;
-	b->data = xrealloc(b->data, cap);
-	b->cap = cap;
-}
-
 /* One value in COPY text format at out (room for 2n + 2); returns the end. */
 static char *put_copy_value(char *out, const flat_val *v)
 {
@@ -423,7 +409,11 @@ static int sink_row(void *ud, flat_table table, const flat_val *cols)
 
 	for (int i = 0; i < ncols; i++)
 		need += cols[i].p ? 2 * cols[i].n + 2 : 2;
-	reserve(b, need);
+	if (sbuf_reserve(b, need) < 0) {
+		snprintf(l->err, sizeof l->err, "a row of claims.%s is too large to buffer",
+			 flat_tables[table].name);
+		return -1;
+	}
 	out = b->data + b->len;
 	for (int i = 0; i < ncols; i++) {
 		if (i)

@@ -86,7 +86,7 @@ void sbuf_init(sbuf *b, size_t max)
 	b->max = max ? max : SIZE_MAX / 2;
 }
 
-static int sbuf_grow(sbuf *b, size_t extra)
+int sbuf_reserve(sbuf *b, size_t extra)
 {
 	size_t need, cap;
 
@@ -105,7 +105,7 @@ static int sbuf_grow(sbuf *b, size_t extra)
 
 int sbuf_append(sbuf *b, const void *data, size_t len)
 {
-	if (sbuf_grow(b, len) < 0)
+	if (sbuf_reserve(b, len) < 0)
 		return -1;
 	if (len)
 		memcpy(b->data + b->len, data, len);
@@ -132,7 +132,7 @@ int sbuf_printf(sbuf *b, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0 || sbuf_grow(b, (size_t)n) < 0)
+	if (n < 0 || sbuf_reserve(b, (size_t)n) < 0)
 		return -1;
 	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);

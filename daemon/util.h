@@ -32,6 +32,11 @@ typedef struct sbuf {
 void sbuf_init(sbuf *b, size_t max);
 /* 0 on success, -1 if the result would exceed the buffer's max */
 int sbuf_append(sbuf *b, const void *data, size_t len);
+/*
+ * Room for `extra` more bytes and the NUL, written nothing: for writers that
+ * fill data + len themselves.  0, or -1 if it would exceed the max.
+ */
+int sbuf_reserve(sbuf *b, size_t extra);
 int sbuf_putc(sbuf *b, char c);
 int sbuf_puts(sbuf *b, const char *s);
 int sbuf_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
