@@ -480,8 +480,6 @@ loader *loader_new(PGconn *conn, const fhir_limits *limits, size_t batch_bytes)
 		sbuf_init(&l->ids[k].keys, 0);
 	}
 	l->stream = fhir_stream_new(&l->sink, limits);
-	if (conn)
-		PQsetClientEncoding(conn, "UTF8");
 	return l;
 }
 

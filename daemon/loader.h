@@ -36,8 +36,9 @@
 
 typedef struct loader loader;
 
-/* conn is borrowed (may be NULL, see loader_set_conn); limits may be NULL
- * (defaults); batch_bytes 0 = 1 MiB. */
+/* conn is borrowed (may be NULL, see loader_set_conn) and must use client
+ * encoding UTF8, as every store_connect() connection does; limits may be
+ * NULL (defaults); batch_bytes 0 = 1 MiB. */
 loader *loader_new(PGconn *conn, const fhir_limits *limits, size_t batch_bytes);
 void loader_free(loader *l);
 

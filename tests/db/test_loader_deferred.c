@@ -73,6 +73,30 @@ static void counts(store *s, char *out, size_t outlen)
 	}
 }
 
+/*
+ * One page of three NDJSON documents as the daemon stores it: parsed with no
+ * connection, then sent and committed on db's.  0, or -1 (the reason printed).
+ */
+static int deferred_page(loader *l, const char *name, store *db, const char *const doc[3],
+			 const size_t len[3])
+{
+	int rc = 0;
+
+	loader_begin(l, name);
+	for (int i = 0; i < 3 && rc == 0; i++)
+		if (loader_feed(l, doc[i], len[i]) < 0 || (i < 2 && loader_feed(l, "\n", 1) < 0))
+			rc = -1;
+	if (rc == 0)
+		rc = loader_end_input(l);
+	loader_set_conn(l, store_pg(db));
+	if (rc == 0)
+		rc = loader_commit(l);
+	loader_set_conn(l, NULL);
+	if (rc < 0)
+		printf("loader: %s\n", loader_error(l));
+	return rc;
+}
+
 int main(void)
 {
 	const char *fx = getenv("BB_FIXTURES");
@@ -117,19 +141,9 @@ int main(void)
 
 	mc_section("A, B, A parsed with no connection, stored on another");
 	l = loader_new(NULL, NULL, 0);
-	loader_begin(l, "page 1");
-	CHECK(loader_feed(l, a, alen) == 0);
-	CHECK(loader_feed(l, "\n", 1) == 0);
-	CHECK(loader_feed(l, b, blen) == 0);
-	CHECK(loader_feed(l, "\n", 1) == 0);
-	CHECK(loader_feed(l, a, alen) == 0);
-	CHECK(loader_end_input(l) == 0);
-	loader_set_conn(l, store_pg(db));
-	CHECK(loader_commit(l) == 0);
-	if (loader_error(l)[0])
-		printf("loader: %s\n", loader_error(l));
+	CHECK(deferred_page(l, "page 1", db, (const char *const[]){ a, b, a },
+			    (const size_t[]){ alen, blen, alen }) == 0);
 	CHECK(loader_rows_sent(l, FT_EOB) == 3);
-	loader_set_conn(l, NULL);
 	counts(db, got, sizeof got);
 	printf("deferred:  %s\n", got);
 	CHECK_STR(got, want);
@@ -151,16 +165,8 @@ int main(void)
 	}
 
 	mc_section("the same page again replaces everything (idempotent)");
-	loader_begin(l, "page 1 again");
-	CHECK(loader_feed(l, b, blen) == 0);
-	CHECK(loader_feed(l, "\n", 1) == 0);
-	CHECK(loader_feed(l, a, alen) == 0);
-	CHECK(loader_feed(l, "\n", 1) == 0);
-	CHECK(loader_feed(l, b, blen) == 0);
-	CHECK(loader_end_input(l) == 0);
-	loader_set_conn(l, store_pg(db));
-	CHECK(loader_commit(l) == 0);
-	loader_set_conn(l, NULL);
+	CHECK(deferred_page(l, "page 1 again", db, (const char *const[]){ b, a, b },
+			    (const size_t[]){ blen, alen, blen }) == 0);
 	counts(db, got, sizeof got);
 	CHECK_STR(got, want);
 	loader_free(l);
