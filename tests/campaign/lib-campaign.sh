@@ -70,3 +70,19 @@ exact_dump() {
     psql -X -A -t -q -v ON_ERROR_STOP=1 -c "COPY (SELECT $cols FROM claims.$t ORDER BY $cols) TO STDOUT" >>"$out"
   done
 }
+
+# no_claim_content LOG...: none of the strings that only occur in the stored
+# claims (diagnosis displays, claim ids) appears in any of the logs
+no_claim_content() {
+  local f nstr
+  psql -X -A -t -q -c "SELECT DISTINCT display FROM claims.eob_diagnosis WHERE length(display) >= 12
+    UNION SELECT DISTINCT claim_id FROM claims.eob WHERE length(claim_id) >= 8 LIMIT 400" >"$tmp/claim.strings"
+  nstr=$(grep -c . "$tmp/claim.strings" || true)
+  [ "$nstr" -gt 0 ] || fail "no claim strings to look for"
+  for f in "$@"; do
+    if grep -F -f "$tmp/claim.strings" "$f" >/dev/null; then
+      fail "claim content appears in $f: $(grep -F -o -f "$tmp/claim.strings" "$f" | head -1)"
+    fi
+  done
+  pass "none of $nstr claim strings appears in $# logs"
+}

@@ -47,20 +47,35 @@ set_faults trickle-ms=0
 wait_synced 120 "$N" "all $N synced once the API is quick again"
 check_truth "after the timeouts"
 
+# grant_fault FAULT=N USER...: 30 new claims for each user, then a sync of
+# everyone with the fault on until every walk has ended; the fault goes off
+grant_fault() {
+  local fault=$1 u t0
+  shift
+  for u in "$@"; do sb_admin POST /_admin/claims --data-urlencode "user=$(printf 'BBUser%05d' "$u")" \
+    --data-urlencode count=30 >/dev/null; done
+  set_faults "$fault"
+  faults=$((faults + 1))
+  t0=$(sql "SELECT now()")
+  sync_all_now
+  wait_for 120 "SELECT count(*) FROM bb.participant WHERE state = 'active'
+    AND (last_sync_at IS NULL OR last_sync_at < '$t0' OR lease_owner IS NOT NULL)" 0 \
+    "every walk ended (synced, or cut by the dead grant)"
+  set_faults "${fault%%=*}=0"
+}
+
+# grant_state FIELD VALUE: the participants whose sandbox grant state has FIELD = VALUE
+grant_state() {
+  local id u
+  while read -r id u; do
+    if [ "$(sb_admin GET "/_admin/state?user=$u" | jq ".$1")" == "$2" ]; then echo "$id"; fi
+  done <"$tmp/map" | sort
+}
+
 echo "# grants expire mid-walk (every 23rd FHIR request expires its beneficiary's grant)"
-for u in 3 4 5 6 7 8; do sb_admin POST /_admin/claims --data-urlencode "user=$(printf 'BBUser%05d' "$u")" \
-  --data-urlencode count=30 >/dev/null; done
 sql "DELETE FROM bb.error" >/dev/null
-set_faults expire-grant-every=23
-faults=$((faults + 1))
-t0=$(sql "SELECT now()")
-sync_all_now
-wait_for 120 "SELECT count(*) FROM bb.participant WHERE state = 'active'
-  AND (last_sync_at IS NULL OR last_sync_at < '$t0' OR lease_owner IS NOT NULL)" 0 \
-  "every walk ended (synced, or cut by the dead grant)"
-set_faults expire-grant-every=0
-expired=$(while read -r id u; do
-  if [ "$(sb_admin GET "/_admin/state?user=$u" | jq .grant_expired)" == true ]; then echo "$id"; fi; done <"$tmp/map" | sort)
+grant_fault expire-grant-every=23 3 4 5 6 7 8
+expired=$(grant_state grant_expired true)
 lost=$(sql "SELECT participant_id FROM bb.participant WHERE state = 'needs_reconsent' ORDER BY 1")
 [ -n "$expired" ] || fail "no grant expired; the fault did not fire"
 expect_eq "$lost" "$expired" "exactly the participants whose grant expired need re-consent ($(echo $expired))"
@@ -70,18 +85,8 @@ expect_eq "$(sql "SELECT count(*) FROM bb.participant WHERE state NOT IN ('activ
   "everyone else is active"
 
 echo "# grants revoked mid-walk (every 29th FHIR request deletes the grant)"
-for u in 9 10 11 12; do sb_admin POST /_admin/claims --data-urlencode "user=$(printf 'BBUser%05d' "$u")" \
-  --data-urlencode count=30 >/dev/null; done
-set_faults revoke-grant-every=29
-faults=$((faults + 1))
-t0=$(sql "SELECT now()")
-sync_all_now
-wait_for 120 "SELECT count(*) FROM bb.participant WHERE state = 'active'
-  AND (last_sync_at IS NULL OR last_sync_at < '$t0' OR lease_owner IS NOT NULL)" 0 \
-  "every walk ended (synced, or cut by the dead grant)"
-set_faults revoke-grant-every=0
-revoked=$(while read -r id u; do
-  if [ "$(sb_admin GET "/_admin/state?user=$u" | jq .grant)" == false ]; then echo "$id"; fi; done <"$tmp/map" | sort)
+grant_fault revoke-grant-every=29 9 10 11 12
+revoked=$(grant_state grant false)
 lost2=$(sql "SELECT participant_id FROM bb.participant WHERE state = 'needs_reconsent' ORDER BY 1")
 [ -n "$revoked" ] || fail "no grant was revoked; the fault did not fire"
 expect_eq "$lost2" "$(printf '%s\n' $expired $revoked | sort -u)" \
