@@ -154,28 +154,6 @@ void sched_leases_free(sched_lease *l, size_t n)
 	free(l);
 }
 
-/* A text[] literal of ids (participant ids are [A-Za-z0-9._-]; quoted anyway). */
-static char *array_literal(const char *const *ids, size_t n)
-{
-	sbuf b;
-
-	sbuf_init(&b, 0);
-	sbuf_putc(&b, '{');
-	for (size_t i = 0; i < n; i++) {
-		if (i)
-			sbuf_putc(&b, ',');
-		sbuf_putc(&b, '"');
-		for (const char *p = ids[i]; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				sbuf_putc(&b, '\\');
-			sbuf_putc(&b, *p);
-		}
-		sbuf_putc(&b, '"');
-	}
-	sbuf_putc(&b, '}');
-	return sbuf_steal(&b);
-}
-
 int sched_renew(store *db, const char *owner, const char *const *ids, size_t n,
 		int64_t lease_s, bool *still, char *err, size_t errlen)
 {
@@ -186,7 +164,7 @@ int sched_renew(store *db, const char *owner, const char *const *ids, size_t n,
 
 	if (n == 0)
 		return 0;
-	arr = array_literal(ids, n);
+	arr = store_array_literal(ids, n);
 	snprintf(secs, sizeof secs, "%lld", (long long)(lease_s > 0 ? lease_s : 1));
 	params[0] = owner;
 	params[1] = arr;

@@ -306,3 +306,28 @@ out:
 	}
 	return rc;
 }
+
+char *store_array_literal(const char *const *v, size_t n)
+{
+	sbuf b;
+
+	sbuf_init(&b, 0);
+	sbuf_putc(&b, '{');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sbuf_putc(&b, ',');
+		if (!v[i]) {
+			sbuf_puts(&b, "NULL");
+			continue;
+		}
+		sbuf_putc(&b, '"');
+		for (const char *p = v[i]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				sbuf_putc(&b, '\\');
+			sbuf_putc(&b, *p);
+		}
+		sbuf_putc(&b, '"');
+	}
+	sbuf_putc(&b, '}');
+	return sbuf_steal(&b);
+}

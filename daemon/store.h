@@ -59,6 +59,12 @@ int store_cmd(store *s, const char *sql, int nparams, const char *const *params,
 	      char *err, size_t errlen);
 
 /*
+ * A text[] literal of v[0..n-1] for a query parameter ("$1::text[]"): every
+ * element quoted and escaped, a NULL element as NULL.  Free it.
+ */
+char *store_array_literal(const char *const *v, size_t n);
+
+/*
  * Apply the embedded migrations that are missing, each in its own
  * transaction, under an advisory lock so concurrent runs are safe.
  * *applied is set to how many were applied now.  0 or -1 with err.

@@ -49,12 +49,26 @@ typedef struct page_commit {
 	char *next;                 /* next page URL, NULL on the walk's last page */
 	const char *owner;          /* the daemon's instance id */
 	int64_t lease_s;
+	/* the walk's last page and no resource after it: the transaction also
+	 * ends the sync (sched_release_done), with no query on the loop */
+	bool final;
+	int64_t interval_s;
 	int rc;                     /* 1 stored, 0 the lease was lost, -1 failed */
 	bool rows_failed;           /* -1 while sending the rows (not the cursor) */
 	bool db_failed;             /* the database's fault, not the page's */
 	int64_t us;                 /* time in the database */
 	char err[1024];
 } page_commit;
+
+/* A resource's stored cursor, as the job found it when it was leased. */
+typedef struct walk_cursor {
+	bool present;
+	bool done;                  /* walked completely during the sync in progress */
+	char *next_url;             /* a walk in progress: its next page */
+	long long walk_total;       /* -1: NULL */
+	char *walk_since;
+	char *watermark;
+} walk_cursor;
 
 typedef struct job {
 	sync_engine *s;
@@ -77,9 +91,9 @@ typedef struct job {
 	 */
 	char *access;
 	char *refused;              /* the token a 401 refused, until a new one comes */
-	/* The participant's cursors, read once when the job starts (only this
+	/* The participant's cursors, read with its batch when leased (only this
 	 * job changes them while it holds the lease). */
-	PGresult *cursors;
+	walk_cursor cur[RES_COUNT];
 	loader *ld;                 /* the page being received, from the pool */
 	bool feed_failed;           /* the page broke a rule while streaming */
 	page_commit commit;         /* JS_COMMIT */
@@ -256,7 +270,11 @@ static void job_free(job *j)
 	free(j->commit.next);
 	ou_free_secret(j->access);
 	ou_free_secret(j->refused);
-	PQclear(j->cursors);
+	for (int r = 0; r < RES_COUNT; r++) {
+		free(j->cur[r].next_url);
+		free(j->cur[r].walk_since);
+		free(j->cur[r].watermark);
+	}
 	free(j->lease.participant_id);
 	free(j->lease.patient_id);
 	free(j->lease.due_at);
@@ -324,52 +342,86 @@ static void job_fail(job *j, const char *kind, const char *fmt, ...)
 #define ISO_UTC(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 
 /*
+ * The cursors of a batch of jobs just leased, in one query.  The column
+ * done: the walk completed during the sync in progress (after the
+ * participant's last complete sync and after this sync became due), e.g.
+ * before a crash or a failure of a later resource; it is not walked again
+ * now.  A sync that became due later (sync-now, a new enrolment after the
+ * grant died) walks it again: claims may have landed.  0, or -1 with err.
+ */
+static int load_cursors(sync_engine *s, job **jobs, size_t n, char *err, size_t errlen)
+{
+	const char **ids = xcalloc(n, sizeof *ids), **due = xcalloc(n, sizeof *due);
+	const char *params[2];
+	char *a_ids, *a_due;
+	PGresult *r;
+
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = pid(jobs[i]);
+		due[i] = jobs[i]->lease.due_at;
+	}
+	a_ids = store_array_literal(ids, n);
+	a_due = store_array_literal(due, n);
+	params[0] = a_ids;
+	params[1] = a_due;
+	r = store_exec(s->d->db,
+		       "SELECT c.participant_id, c.resource, c.next_url, c.walk_total, "
+		       ISO_UTC("c.walk_since") ", " ISO_UTC("c.watermark") ","
+		       " c.next_url IS NULL AND c.completed_at >"
+		       "   coalesce(p.last_sync_at, '-infinity'::timestamptz)"
+		       " AND c.completed_at > coalesce(l.due::timestamptz, 'infinity'::timestamptz)"
+		       " FROM unnest($1::text[], $2::text[]) AS l(id, due)"
+		       " JOIN bb.sync_cursor c ON c.participant_id = l.id"
+		       " JOIN bb.participant p ON p.participant_id = l.id",
+		       2, params, err, errlen);
+	free(a_ids);
+	free(a_due);
+	free(ids);
+	free(due);
+	if (!r)
+		return -1;
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *id = PQgetvalue(r, row, 0), *res = PQgetvalue(r, row, 1);
+		walk_cursor *c = NULL;
+
+		for (size_t i = 0; i < n && !c; i++)
+			if (strcmp(pid(jobs[i]), id) == 0)
+				for (int k = 0; k < RES_COUNT; k++)
+					if (strcmp(res_names[k], res) == 0)
+						c = &jobs[i]->cur[k];
+		if (!c || c->present)
+			continue;
+		c->present = true;
+		c->next_url = PQgetisnull(r, row, 2) ? NULL : xstrdup(PQgetvalue(r, row, 2));
+		c->walk_total = PQgetisnull(r, row, 3) ? -1 : atoll(PQgetvalue(r, row, 3));
+		c->walk_since = PQgetisnull(r, row, 4) ? NULL : xstrdup(PQgetvalue(r, row, 4));
+		c->watermark = PQgetisnull(r, row, 5) ? NULL : xstrdup(PQgetvalue(r, row, 5));
+		c->done = PQgetvalue(r, row, 6)[0] == 't';
+	}
+	PQclear(r);
+	return 0;
+}
+
+/* Whether this attempt walks resource res. */
+static bool resource_due(const job *j, int res)
+{
+	if (res == RES_PATIENT && !j->lease.demographics)
+		return false;
+	return !j->cur[res].done;
+}
+
+/*
  * Set the job up for the resource j->res or the next one that applies.
- * Returns 1 when a page is ready to fetch, 0 when every resource is done,
- * -1 on a database error (the job was failed).
+ * Returns 1 when a page is ready to fetch, 0 when every resource is done.
  */
 static int job_setup_resource(job *j)
 {
-	sync_engine *s = j->s;
-	const bb_config *c = s->d->cfg;
-	char err[512];
+	const bb_config *c = j->s->d->cfg;
 
-	if (!j->cursors) {
-		const char *cparams[2] = { pid(j), j->lease.due_at };
-
-		/*
-		 * Every resource's cursor at once; only this job changes them
-		 * while it holds the lease.  The last column, done: the walk
-		 * completed during the sync in progress (after the participant's
-		 * last complete sync and after this sync became due), e.g. before
-		 * a crash or a failure of a later resource; it is not walked again
-		 * now.  A sync that became due later (sync-now, a new enrolment
-		 * after the grant died) walks it again: claims may have landed.
-		 */
-		j->cursors = store_exec(s->d->db,
-			       "SELECT c.resource, c.next_url, c.walk_total, " ISO_UTC("c.walk_since") ", "
-			       ISO_UTC("c.watermark") ","
-			       " c.next_url IS NULL AND c.completed_at >"
-			       "   coalesce(p.last_sync_at, '-infinity'::timestamptz)"
-			       " AND c.completed_at > coalesce($2::timestamptz, 'infinity'::timestamptz)"
-			       " FROM bb.sync_cursor c JOIN bb.participant p USING (participant_id)"
-			       " WHERE c.participant_id = $1",
-			       2, cparams, err, sizeof err);
-		if (!j->cursors) {
-			job_fail(j, "database", "could not read the cursors: %s", err);
-			return -1;
-		}
-	}
 	for (; j->res < RES_COUNT; j->res++) {
-		PGresult *r = j->cursors;
-		int row = -1;
+		const walk_cursor *cur = &j->cur[j->res];
 
-		if (j->res == RES_PATIENT && !j->lease.demographics)
-			continue;
-		for (int i = 0; i < PQntuples(r); i++)
-			if (strcmp(PQgetvalue(r, i, 0), res_names[j->res]) == 0)
-				row = i;
-		if (row >= 0 && PQgetvalue(r, row, 5)[0] == 't')
+		if (!resource_due(j, j->res))
 			continue;
 		free(j->url);
 		free(j->since);
@@ -378,16 +430,15 @@ static int job_setup_resource(job *j)
 		j->page_no = 0;
 		j->restarts = 0;
 		j->auth_retried = false;
-		if (row >= 0 && !PQgetisnull(r, row, 1) &&
-		    syncurl_same_origin(c->api_base_url, PQgetvalue(r, row, 1))) {
+		if (cur->next_url && syncurl_same_origin(c->api_base_url, cur->next_url)) {
 			/* a walk in progress: resume at its next page */
-			j->url = xstrdup(PQgetvalue(r, row, 1));
-			j->walk_total = PQgetisnull(r, row, 2) ? -1 : atoll(PQgetvalue(r, row, 2));
-			j->since = PQgetisnull(r, row, 3) ? NULL : xstrdup(PQgetvalue(r, row, 3));
+			j->url = xstrdup(cur->next_url);
+			j->walk_total = cur->walk_total;
+			j->since = cur->walk_since ? xstrdup(cur->walk_since) : NULL;
 			j->first_page = false;
 		} else {
-			if (row >= 0 && !PQgetisnull(r, row, 4))
-				j->since = xstrdup(PQgetvalue(r, row, 4));
+			if (cur->watermark)
+				j->since = xstrdup(cur->watermark);
 			j->url = syncurl_search(c->api_base_url, c->api_version, res_names[j->res],
 						 c->page_size, c->claim_types, j->since);
 			j->first_page = true;
@@ -445,8 +496,6 @@ static void job_continue(job *j)
 	} else {
 		j->res++;
 		rc = job_setup_resource(j);
-		if (rc < 0)
-			return;
 		if (rc == 0) {
 			job_complete(j);
 			return;
@@ -518,6 +567,10 @@ static int commit_page(job *j, store *db, const flat_bundle_info *info, const ch
 			      "  pages = c.pages + 1, completed_at = now()",
 			      4, params, err, errlen) < 0)
 			return -1;
+		if (j->commit.final &&
+		    sched_release_done(db, j->commit.owner, pid(j), j->lease.due_at,
+				       j->commit.interval_s, err, errlen) < 0)
+			return -1;
 	}
 	if (loader_commit(j->ld) < 0) {
 		snprintf(err, errlen, "%s", loader_error(j->ld));
@@ -582,6 +635,7 @@ static void page_done_ok(job *j)
 	const flat_bundle_info *info;
 	char err[1024];
 	char *next = NULL;
+	bool final;
 
 	if (loader_end_input(j->ld) < 0) {
 		snprintf(err, sizeof err, "%s", loader_error(j->ld));
@@ -645,6 +699,10 @@ static void page_done_ok(job *j)
 	}
 	if (j->first_page)
 		j->walk_total = info->total;
+	final = !next;
+	for (int r = j->res + 1; r < RES_COUNT && final; r++)
+		if (resource_due(j, r))
+			final = false;
 	/*
 	 * To a writer: the loop goes on with other transfers meanwhile.  The
 	 * page keeps its concurrency slot until it is stored: pages held in
@@ -656,6 +714,8 @@ static void page_done_ok(job *j)
 		.next = next,
 		.owner = s->d->instance_id,
 		.lease_s = c->lease_s,
+		.final = final,
+		.interval_s = c->sync_interval_s,
 	};
 	j->state = JS_COMMIT;
 	s->committing++;
@@ -714,6 +774,13 @@ static void page_written(void *arg)
 	j->first_page = false;
 	free(j->url);
 	j->url = next;
+	if (pc->final) {
+		/* the page's transaction also recorded the completed sync */
+		log_info("participant %s: sync complete", pid(j));
+		s->stats.walks_completed++;
+		job_end(j);
+		return;
+	}
 	job_continue(j);
 }
 
@@ -948,13 +1015,38 @@ static unsigned max_jobs(const sync_engine *s)
 	return (unsigned)c * 2;
 }
 
-static void lease_more(sync_engine *s, int64_t now)
+/*
+ * How many participants to lease now: none until a batch's worth of job
+ * slots is free (at least a quarter of them, or sync.lease_batch if
+ * smaller), so the loop reads leases, cursors and tokens a batch at a time,
+ * not participant by participant as jobs end.  The jobs kept meanwhile
+ * (at least 3/4 of max_jobs, 1.5 x sync.concurrency) still fill every
+ * transfer slot.
+ */
+static unsigned lease_room(const sync_engine *s)
 {
 	const bb_config *c = s->d->cfg;
 	unsigned room = max_jobs(s) - s->active;
+	unsigned batch = (unsigned)(c->lease_batch > 0 ? c->lease_batch : 16);
+	unsigned least = max_jobs(s) / 4;
+
+	if (least > batch)
+		least = batch;
+	if (least < 1)
+		least = 1;
+	return room >= least ? room : 0;
+}
+
+static void lease_more(sync_engine *s, int64_t now)
+{
+	const bb_config *c = s->d->cfg;
+	unsigned room = lease_room(s);
 	int limit = c->lease_batch > 0 ? c->lease_batch : 16;
 	sched_lease *l = NULL;
 	size_t n = 0;
+	job **jobs;
+	const char **ids;
+	char **access;
 	char err[512];
 
 	if ((unsigned)limit > room)
@@ -965,6 +1057,13 @@ static void lease_more(sync_engine *s, int64_t now)
 		return;
 	}
 	s->next_poll_us = n < (size_t)limit ? now + POLL_US : now;
+	if (n == 0) {
+		free(l);
+		return;
+	}
+	jobs = xcalloc(n, sizeof *jobs);
+	ids = xcalloc(n, sizeof *ids);
+	access = xcalloc(n, sizeof *access);
 	for (size_t i = 0; i < n; i++) {
 		job *j = xcalloc(1, sizeof *j);
 
@@ -975,10 +1074,28 @@ static void lease_more(sync_engine *s, int64_t now)
 		s->active++;
 		s->stats.active = s->active;
 		log_debug("participant %s: leased for sync", pid(j));
-		if (job_setup_resource(j) == 0)
-			job_complete(j);
+		jobs[i] = j;
+		ids[i] = pid(j);
 	}
 	free(l);
+	/*
+	 * The batch's cursors and access tokens in two queries, not two per
+	 * participant: the loop waits for the database once per batch.
+	 */
+	if (load_cursors(s, jobs, n, err, sizeof err) < 0) {
+		for (size_t i = 0; i < n; i++)
+			job_fail(jobs[i], "database", "could not read the cursors: %s", err);
+	} else {
+		tokens_prefetch(s->tok, ids, n, access);
+		for (size_t i = 0; i < n; i++) {
+			jobs[i]->access = access[i];
+			if (job_setup_resource(jobs[i]) == 0)
+				job_complete(jobs[i]);
+		}
+	}
+	free(access);
+	free(ids);
+	free(jobs);
 }
 
 static void renew_leases(sync_engine *s, int64_t now)
@@ -1061,7 +1178,7 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 	if (now >= s->next_renew_us)
 		renew_leases(s, now);
 	if (!s->draining && !s->app_disabled) {
-		while (s->active < max_jobs(s) && now >= s->next_poll_us) {
+		while (lease_room(s) > 0 && now >= s->next_poll_us) {
 			unsigned before = s->active;
 
 			lease_more(s, now);
@@ -1073,7 +1190,7 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 		 * loop back here anyway: waking for the poll time then would only
 		 * spin the loop (and take a core from PostgreSQL).
 		 */
-		if (s->active < max_jobs(s) && s->next_poll_us < wake)
+		if (lease_room(s) > 0 && s->next_poll_us < wake)
 			wake = s->next_poll_us;
 	}
 	for (job *j = s->head, *nx; j; j = nx) {

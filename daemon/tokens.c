@@ -307,27 +307,73 @@ static void clear_mark_loop(tokens *t, const char *id)
 
 /* ---- answering from the store ---- */
 
+/* A participant's state and stored access token, as lookup() judges them. */
+#define TOKEN_ROW_SQL \
+	"SELECT p.state, t.participant_id IS NOT NULL, t.access_sealed, " \
+	"  coalesce(extract(epoch FROM t.access_expires_at - now())::bigint, 0), " \
+	"  t.invalidated_at IS NOT NULL, " \
+	"  (SELECT disabled_at IS NOT NULL FROM bb.app_state LIMIT 1), p.participant_id " \
+	"FROM bb.participant p LEFT JOIN bb.token t USING (participant_id) "
+
+typedef enum { ROW_USE, ROW_REFRESH, ROW_ANSWER } row_verdict;
+
+/*
+ * Judge one TOKEN_ROW_SQL row: ROW_USE when its access token is good for
+ * more than refresh.ahead, ROW_REFRESH when a refresh is needed first,
+ * ROW_ANSWER with *st the answer otherwise.
+ */
+static row_verdict judge_row(tokens *t, PGresult *r, int row, tokens_status *st)
+{
+	const char *state = PQgetvalue(r, row, 0);
+	bool has_token = PQgetvalue(r, row, 1)[0] == 't';
+	long long left = atoll(PQgetvalue(r, row, 3));
+	bool invalidated = PQgetvalue(r, row, 4)[0] == 't';
+
+	if (PQgetvalue(r, row, 5)[0] == 't') {
+		t->app_disabled = true;
+		*st = TOKENS_APP_DISABLED;
+		return ROW_ANSWER;
+	}
+	if (strcmp(state, "refresh_in_doubt") == 0) {
+		*st = TOKENS_IN_DOUBT;
+		return ROW_ANSWER;
+	}
+	if (!has_token || !(strcmp(state, "active") == 0 ||
+			    (!t->scheduled && strcmp(state, "withdrawn") == 0))) {
+		*st = TOKENS_NO_GRANT;
+		return ROW_ANSWER;
+	}
+	if (invalidated || left <= t->d->cfg->refresh_ahead_s)
+		return ROW_REFRESH;
+	*st = TOKENS_OK;
+	return ROW_USE;
+}
+
+/* Open the sealed access token of a ROW_USE row; NULL with err filled. */
+static char *open_row(tokens *t, PGresult *r, int row, const char *id, char *err, size_t errlen)
+{
+	char aad[CONSENT_MAX_ID + 32];
+	char *tok = NULL;
+
+	consent_aad(aad, sizeof aad, id, "access");
+	if (consent_open_value(t->d->vault, aad, PQgetvalue(r, row, 2), &tok, err, errlen) < 0)
+		return NULL;
+	return tok;
+}
+
 /*
  * Answer a request from the sealed store when the access token is good for
  * more than refresh.ahead; returns false when a refresh is needed.
  */
 static bool lookup(tokens *t, const char *id, tokens_cb cb, void *ud)
 {
-	const bb_config *cfg = t->d->cfg;
 	const char *p[1] = { id };
-	char err[512], aad[CONSENT_MAX_ID + 32];
+	char err[512];
+	tokens_status st = TOKENS_NO_GRANT;
 	PGresult *r;
-	const char *state;
-	bool has_token, invalidated, disabled;
-	long long left;
+	char *tok;
 
-	r = store_exec(t->d->db,
-		"SELECT p.state, t.participant_id IS NOT NULL, t.access_sealed, "
-		"  coalesce(extract(epoch FROM t.access_expires_at - now())::bigint, 0), "
-		"  t.invalidated_at IS NOT NULL, "
-		"  (SELECT disabled_at IS NOT NULL FROM bb.app_state LIMIT 1) "
-		"FROM bb.participant p LEFT JOIN bb.token t USING (participant_id) "
-		"WHERE p.participant_id = $1", 1, p, err, sizeof err);
+	r = store_exec(t->d->db, TOKEN_ROW_SQL "WHERE p.participant_id = $1", 1, p, err, sizeof err);
 	if (!r) {
 		log_error("could not read the tokens of participant %s: %s", id, err);
 		queue_answer(t, cb, NULL, ud, TOKENS_RETRY, false, NULL);
@@ -338,46 +384,61 @@ static bool lookup(tokens *t, const char *id, tokens_cb cb, void *ud)
 		queue_answer(t, cb, NULL, ud, TOKENS_NO_GRANT, false, NULL);
 		return true;
 	}
-	state = PQgetvalue(r, 0, 0);
-	has_token = PQgetvalue(r, 0, 1)[0] == 't';
-	left = atoll(PQgetvalue(r, 0, 3));
-	invalidated = PQgetvalue(r, 0, 4)[0] == 't';
-	disabled = PQgetvalue(r, 0, 5)[0] == 't';
-	if (disabled) {
-		t->app_disabled = true;
-		PQclear(r);
-		queue_answer(t, cb, NULL, ud, TOKENS_APP_DISABLED, false, NULL);
-		return true;
-	}
-	if (strcmp(state, "refresh_in_doubt") == 0) {
-		PQclear(r);
-		queue_answer(t, cb, NULL, ud, TOKENS_IN_DOUBT, false, NULL);
-		return true;
-	}
-	if (!has_token || !(strcmp(state, "active") == 0 ||
-			    (!t->scheduled && strcmp(state, "withdrawn") == 0))) {
-		PQclear(r);
-		queue_answer(t, cb, NULL, ud, TOKENS_NO_GRANT, false, NULL);
-		return true;
-	}
-	if (invalidated || left <= cfg->refresh_ahead_s) {
+	switch (judge_row(t, r, 0, &st)) {
+	case ROW_REFRESH:
 		PQclear(r);
 		return false;
+	case ROW_ANSWER:
+		PQclear(r);
+		queue_answer(t, cb, NULL, ud, st, false, NULL);
+		return true;
+	case ROW_USE:
+		break;
 	}
-	{
-		char *tok = NULL;
-
-		consent_aad(aad, sizeof aad, id, "access");
-		if (consent_open_value(t->d->vault, aad, PQgetvalue(r, 0, 2), &tok, err, sizeof err) < 0) {
-			log_error("could not open the sealed access token of participant %s: %s", id, err);
-			queue_answer(t, cb, NULL, ud, TOKENS_RETRY, false, NULL);
-		} else {
-			queue_answer(t, cb, NULL, ud, TOKENS_OK, false, tok);
-			ou_free_secret(tok);
-		}
+	tok = open_row(t, r, 0, id, err, sizeof err);
+	if (!tok) {
+		log_error("could not open the sealed access token of participant %s: %s", id, err);
+		queue_answer(t, cb, NULL, ud, TOKENS_RETRY, false, NULL);
+	} else {
+		queue_answer(t, cb, NULL, ud, TOKENS_OK, false, tok);
+		ou_free_secret(tok);
 	}
 	PQclear(r);
 	return true;
+}
+
+int tokens_prefetch(tokens *t, const char *const *ids, size_t n, char **access)
+{
+	char err[512];
+	const char *p[1];
+	char *arr;
+	PGresult *r;
+
+	for (size_t i = 0; i < n; i++)
+		access[i] = NULL;
+	if (!t || t->draining || t->app_disabled || n == 0)
+		return 0;
+	arr = store_array_literal(ids, n);
+	p[0] = arr;
+	r = store_exec(t->d->db, TOKEN_ROW_SQL "WHERE p.participant_id = ANY($1::text[])",
+		       1, p, err, sizeof err);
+	free(arr);
+	if (!r)
+		return -1;      /* each asks tokens_get_access, which reports it */
+	for (int row = 0; row < PQntuples(r); row++) {
+		const char *id = PQgetvalue(r, row, 6);
+		tokens_status st;
+		size_t i;
+
+		for (i = 0; i < n && strcmp(ids[i], id) != 0; i++)
+			;
+		if (i == n || access[i] || job_find(t, id, JOB_REFRESH))
+			continue;
+		if (judge_row(t, r, row, &st) == ROW_USE)
+			access[i] = open_row(t, r, row, id, err, sizeof err);
+	}
+	PQclear(r);
+	return 0;
 }
 
 int tokens_get_access(tokens *t, const char *participant_id, tokens_cb cb, void *ud)

@@ -65,6 +65,17 @@ const char *tokens_status_name(tokens_status st);
 int tokens_get_access(tokens *t, const char *participant_id, tokens_cb cb, void *ud);
 
 /*
+ * The usable access tokens of several participants in one database read (the
+ * sync engine, for a batch it just leased): access[i] gets ids[i]'s token,
+ * opened (free it with ou_free_secret), when tokens_get_access() would answer
+ * it straight from the store with TOKENS_OK; NULL for anything else (a
+ * refresh is due or running, no grant, an error): ask tokens_get_access()
+ * for that one, which does the refresh or gives the answer.  0, or -1 when
+ * the database could not be read (every access[i] NULL).
+ */
+int tokens_prefetch(tokens *t, const char *const *ids, size_t n, char **access);
+
+/*
  * A FHIR call with the participant's access token got 401: mark the stored
  * access token expired so the next tokens_get_access() refreshes first.  When
  * the token had itself been obtained by such a refresh less than five minutes
