@@ -104,7 +104,7 @@ struct sync_engine {
 	tokens *tok;
 	job *head, *tail;
 	unsigned active;
-	unsigned inflight;          /* JS_TOKEN + JS_XFER + JS_COMMIT */
+	unsigned inflight;          /* JS_TOKEN + JS_XFER: the transfer slots taken */
 	unsigned committing;        /* JS_COMMIT */
 	tbucket bucket;
 	int64_t next_poll_us;
@@ -704,10 +704,10 @@ static void page_done_ok(job *j)
 		if (resource_due(j, r))
 			final = false;
 	/*
-	 * To a writer: the loop goes on with other transfers meanwhile.  The
-	 * page keeps its concurrency slot until it is stored: pages held in
-	 * memory, and pages fetched again after a crash, stay bounded by
-	 * sync.concurrency (freeing the slot earlier measured no faster).
+	 * To a writer: the loop goes on with other transfers meanwhile, and
+	 * the page's transfer slot is free already (on_done), so the time a
+	 * page waits for a writer is not taken from the network.  Pages held
+	 * this way are bounded apart (memory_room).
 	 */
 	free(j->commit.next);
 	j->commit = (page_commit){
@@ -719,8 +719,6 @@ static void page_done_ok(job *j)
 	};
 	j->state = JS_COMMIT;
 	s->committing++;
-	s->inflight++;
-	s->stats.inflight = s->inflight;
 	dbpool_submit(s->writers, page_write, page_written, j);
 }
 
@@ -742,8 +740,6 @@ static void page_written(void *arg)
 			if (n)
 				metrics_add(METRIC_ROWS_LOADED, flat_tables[t].name, n);
 		}
-	s->inflight--;
-	s->stats.inflight = s->inflight;
 	s->stats.db_us += (uint64_t)pc->us;
 	page_drop(j);
 	if (pc->rc == 0) {
@@ -1155,6 +1151,21 @@ static void *sync_start(bb_daemon *d, char *err, size_t errlen)
 	return s;
 }
 
+/*
+ * Whether another page may be fetched now, by the pages held in memory: those
+ * in transfer (parsed as they arrive) and those received and waiting for a
+ * writer, together fewer than sync.concurrency + 2 per writer.  A page
+ * waiting for a writer does not hold a transfer slot, so while the writers
+ * catch up with a burst of pages the network goes on; when the database is
+ * the bottleneck, pages do not pile up (the network is not the limit then
+ * anyway).  The same bound is what a crash can cost: pages in memory are
+ * fetched again from the cursor.
+ */
+static bool memory_room(const sync_engine *s, unsigned conc)
+{
+	return s->inflight + s->committing < conc + 2 * dbpool_size(s->writers);
+}
+
 static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 {
 	sync_engine *s = self;
@@ -1203,12 +1214,7 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 		}
 		if (s->inflight >= conc)
 			break;
-		/*
-		 * The database is the bottleneck: start no transfer while the
-		 * writers have two pages each waiting, so whole pages do not pile
-		 * up in memory (the network is not the limit then anyway).
-		 */
-		if (s->committing >= 2 * dbpool_size(s->writers))
+		if (!memory_room(s, conc))
 			break;
 		if (!tbucket_take(&s->bucket, now)) {
 			int64_t at = tbucket_ready_at(&s->bucket, now);

@@ -1,7 +1,8 @@
 /*
  * scheduler leases on a real PostgreSQL: batches, SKIP LOCKED between two
  * connections, expiry takeover, renewal, the in-transaction lease check,
- * release after success and after failure, and the app-disabled stop.
+ * release after success and after failure, the app-disabled stop, and the
+ * text[] literal the batch queries pass.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,23 @@ int main(void)
 	run(a, "UPDATE bb.app_state SET disabled_at = NULL, disabled_reason = NULL");
 	CHECK(sched_lease_due(a, "inst-c", 100, 600, &l2, &n2, err, sizeof err) == 0 && n2 > 0);
 	sched_leases_free(l2, n2);
+
+	mc_section("a text[] parameter keeps quotes, backslashes, commas, braces and NULLs");
+	{
+		const char *v[6] = { "P0001", "a\"b", "c\\d", "e,f {g}", NULL, "" };
+		char *lit = store_array_literal(v, 6);
+		const char *p[1] = { lit };
+		PGresult *r = store_exec(a, "SELECT x IS NULL, coalesce(x, '') FROM unnest($1::text[])"
+					 " WITH ORDINALITY AS u(x, i) ORDER BY i", 1, p, err, sizeof err);
+
+		CHECK(r && PQntuples(r) == 6);
+		for (int i = 0; r && i < PQntuples(r) && i < 6; i++) {
+			CHECK((PQgetvalue(r, i, 0)[0] == 't') == (v[i] == NULL));
+			CHECK(strcmp(PQgetvalue(r, i, 1), v[i] ? v[i] : "") == 0);
+		}
+		PQclear(r);
+		free(lit);
+	}
 
 	sched_leases_free(l, n);
 	store_close(a);
