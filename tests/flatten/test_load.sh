@@ -116,6 +116,14 @@ expect_eq "$(sql "SELECT sum(quantity) FROM claims.eob_item_detail" | exact_sum)
 expect_eq "$(sql "SELECT format('%s %s %s %s', ordinal, unit_price, net, adjudications->0->>'amount') FROM claims.eob_item_detail WHERE item_sequence = 8 AND sequence = 2")" \
   "2 10.01 1.001 0.99" "the new detail's unit price, net and adjudication amount, exact"
 expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_adjudication")" "$adj_before" "a detail's adjudication is not a line adjudication"
+# the analysts' view of details: one row per detail, with its line's code and its own amounts
+expect_eq "$(sql "SELECT count(*) FROM claims.v_item_detail")" "$want" "v_item_detail shows every detail once"
+expect_eq "$(sql "SELECT string_agg(format('%s/%s/%s', item_sequence, line_product_code, product_code), ' ' ORDER BY item_sequence, ordinal) FROM claims.v_item_detail")" \
+  "$(jq -r '[.item[] | .productOrService.coding[0].code as $c | .sequence as $s | .detail[]? | "\($s)/\($c)/\(.productOrService.coding[0].code)"] | join(" ")' "$tmp/changed3.json")" \
+  "v_item_detail pairs each detail with its line's code"
+expect_eq "$(sql "SELECT format('%s %s %s', allowed, coalesce(paid::text, 'none'), net) FROM claims.v_item_detail WHERE item_sequence = 8 AND detail_sequence = 2")" \
+  "0.99 none 1.001" "v_item_detail: the detail's eligible amount as allowed, exact; no paid amount"
+expect_eq "$(sql "SELECT count(*) FROM claims.v_item_detail WHERE allowed IS NOT NULL OR paid IS NOT NULL")" "1" "only the detail with an adjudication has amounts"
 expect_rc 0 "load the original v3 claim over the changed one" -- "$BBINGEST" load "$f3"
 expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail")" "$want" "as many details as the original"
 expect_eq "$(sql "SELECT count(*) FROM claims.eob_item_detail WHERE item_sequence = 3")" "1" "the detail is back"
