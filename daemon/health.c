@@ -8,6 +8,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "sync.h"
 #include "util.h"
 
 #define SEC 1000000LL
@@ -266,11 +267,20 @@ static void *health_start(bb_daemon *d, char *err, size_t errlen)
 	return h;
 }
 
+/* The gauges of work in progress, read when needed. */
+static void set_gauges(health *h)
+{
+	metrics_set(METRIC_INFLIGHT, NULL, (int64_t)http_inflight(h->d->http) - h->probe_inflight);
+	metrics_set(METRIC_PAGES_WAITING, NULL,
+		    h->d->sync ? (int64_t)sync_get_stats(h->d->sync)->committing : 0);
+}
+
 static int64_t health_tick(void *self, bb_daemon *d, int64_t now)
 {
 	health *h = self;
 
-	metrics_set(METRIC_INFLIGHT, NULL, (int64_t)http_inflight(d->http) - h->probe_inflight);
+	(void)d;
+	set_gauges(h);
 	if (now >= h->next_probe_us)
 		probe(h, now);
 	if (now >= h->next_status_us) {
@@ -351,7 +361,7 @@ static void route_metrics(void *arg, const listener_request *req, listener_respo
 	health *h = arg;
 
 	(void)req;
-	metrics_set(METRIC_INFLIGHT, NULL, (int64_t)http_inflight(h->d->http) - h->probe_inflight);
+	set_gauges(h);
 	resp->content_type = METRICS_CONTENT_TYPE;
 	if (metrics_render(&resp->body) < 0) {
 		sbuf_reset(&resp->body);

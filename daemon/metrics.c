@@ -68,6 +68,10 @@ static const metric_def defs[METRIC_COUNT_] = {
 	[METRIC_INFLIGHT] = { "bbingest_inflight_transfers",
 		"Requests to the Blue Button API in flight now",
 		MT_GAUGE, NULL, NULL },
+	[METRIC_PAGES_WAITING] = { "bbingest_pages_waiting",
+		"Pages downloaded and waiting for a database writer now (near sync.concurrency"
+		" + 2 per writer: the database is the bottleneck)",
+		MT_GAUGE, NULL, NULL },
 	[METRIC_UP] = { "bbingest_up",
 		"1 when the component was reachable at the last check, else 0",
 		MT_GAUGE, "component", components },

@@ -35,6 +35,8 @@
  *                              histogram  endpoint  token revoke introspect eob patient
  *                                                   coverage metadata
  *   bbingest_inflight_transfers gauge     -
+ *   bbingest_pages_waiting     gauge      -         (pages downloaded, waiting for a
+ *                                                   database writer)
  *   bbingest_up                gauge      component database api
  *   bbingest_config_reloads_total
  *                              counter    outcome   ok failed
@@ -64,6 +66,7 @@ typedef enum metric_id {
 	METRIC_ERRORS,
 	METRIC_REQUEST_SECONDS,
 	METRIC_INFLIGHT,
+	METRIC_PAGES_WAITING,
 	METRIC_UP,
 	METRIC_RELOADS,
 	METRIC_START_TIME,

@@ -719,6 +719,7 @@ static void page_done_ok(job *j)
 	};
 	j->state = JS_COMMIT;
 	s->committing++;
+	s->stats.committing = s->committing;
 	dbpool_submit(s->writers, page_write, page_written, j);
 }
 
@@ -733,6 +734,7 @@ static void page_written(void *arg)
 
 	pc->next = NULL;
 	s->committing--;
+	s->stats.committing = s->committing;
 	if (pc->rc == 1)
 		for (int t = 0; t < FT_COUNT; t++) {
 			uint64_t n = loader_rows_sent(j->ld, t);

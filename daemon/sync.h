@@ -59,6 +59,7 @@ typedef struct sync_stats {
 	uint64_t db_us;             /* time spent storing pages (rows, cursor, commit) */
 	unsigned active;            /* participants leased now */
 	unsigned inflight;          /* transfers in flight now */
+	unsigned committing;        /* pages downloaded, waiting for or with a writer */
 } sync_stats;
 
 /* The engine's counters (valid while the daemon runs). */

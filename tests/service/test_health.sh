@@ -85,6 +85,7 @@ expect_match "$m" '^bbingest_request_duration_seconds_count\{endpoint="metadata"
   "request latency histogram (the probes)"
 expect_match "$m" '^bbingest_request_duration_seconds_bucket\{endpoint="metadata",le="\+Inf"\} [0-9]+$' "histogram buckets"
 expect_match "$m" '^bbingest_inflight_transfers [0-9]+$' "in-flight transfers"
+expect_match "$m" '^bbingest_pages_waiting [0-9]+$' "pages waiting for a writer"
 expect_match "$m" '^bbingest_up\{component="database"\} 1$' "database up"
 expect_match "$m" '^bbingest_up\{component="api"\} 1$' "api up"
 bad=$(printf '%s\n' "$m" | grep -Evc '^(# (HELP|TYPE) bbingest_[a-z_]+ .+|bbingest_[a-z_]+(\{[a-z_]+="[^"]*"(,le="[^"]+")?\})? -?[0-9.e+]+)$' || true)
