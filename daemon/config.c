@@ -192,6 +192,9 @@ static const key_def keys[] = {
 	  .doc = "first backoff after a failed page (doubles, with jitter)" },
 	{ KEY("sync", "retry_max"), .type = KT_DURATION, FIELD(retry_max_s), .def = "6h",
 	  .min = 1, .max = 30 * DAY, .reloadable = true, .doc = "backoff cap" },
+	{ KEY("sync", "error_retention"), .type = KT_DURATION, FIELD(error_retention_s),
+	  .def = "365d", .min = 0, .max = 100 * 365 * DAY, .reloadable = true,
+	  .doc = "errors (bb.error) older than this are deleted, once an hour; 0 keeps them" },
 
 	/* refresh */
 	{ KEY("refresh", "interval"), .type = KT_DURATION, FIELD(refresh_interval_s), .def = "7d",

@@ -85,6 +85,7 @@ typedef struct bb_config {
 	int64_t lease_s;            /* lease expiry */
 	int64_t retry_base_s;       /* first backoff */
 	int64_t retry_max_s;        /* backoff cap */
+	int64_t error_retention_s;  /* bb.error rows older are deleted; 0 keeps them */
 
 	/* refresh: */
 	int64_t refresh_interval_s; /* scheduled refresh of each grant */

@@ -24,6 +24,11 @@
 #define MAX_RESTARTS 8
 /* Row buffer bytes (per table) an idle loader in the pool may keep. */
 #define IDLE_LOADER_KEEP ((size_t)32 << 10)
+/* How often old errors are deleted (sync.error_retention). */
+#define PRUNE_EVERY_US (3600 * 1000000LL)
+/* Errors deleted per statement, and statements per round at most. */
+#define PRUNE_BATCH 10000
+#define PRUNE_ROUNDS 100
 /* Retry-After when a 429 has none (bluebutton-api.md section 5). */
 #define DEFAULT_RETRY_AFTER_S 60
 
@@ -99,6 +104,18 @@ typedef struct job {
 	page_commit commit;         /* JS_COMMIT */
 } job;
 
+/*
+ * The deletion of errors older than sync.error_retention, on a writer
+ * thread (dbpool): owned by the engine, at most one at a time.
+ */
+typedef struct prune_job {
+	struct sync_engine *s;
+	bool running;               /* with the writers: the loop leaves the rest alone */
+	int64_t retention_s;
+	long long deleted;
+	char err[512];              /* a failure, or "" */
+} prune_job;
+
 struct sync_engine {
 	bb_daemon *d;
 	tokens *tok;
@@ -115,6 +132,8 @@ struct sync_engine {
 	loader **pool;              /* idle loaders, reused page after page */
 	size_t npool;
 	dbpool *writers;            /* threads that store pages, own connections */
+	prune_job prune;
+	int64_t next_prune_us;
 	struct unreleased *unreleased; /* lease releases the database did not take yet */
 };
 
@@ -1153,6 +1172,70 @@ static void *sync_start(bb_daemon *d, char *err, size_t errlen)
 	return s;
 }
 
+/* dbpool work, on a writer thread: delete old errors, a batch per statement. */
+static void prune_work(void *arg, store *db, const char *connect_err)
+{
+	prune_job *p = arg;
+	char secs[24], batch[16];
+	const char *params[2] = { secs, batch };
+
+	p->deleted = 0;
+	p->err[0] = '\0';
+	if (!db) {
+		snprintf(p->err, sizeof p->err, "%s", connect_err);
+		return;
+	}
+	snprintf(secs, sizeof secs, "%lld", (long long)p->retention_s);
+	snprintf(batch, sizeof batch, "%d", PRUNE_BATCH);
+	for (int round = 0; round < PRUNE_ROUNDS; round++) {
+		PGresult *r = store_exec(db,
+			"WITH d AS (DELETE FROM bb.error WHERE error_id IN"
+			"  (SELECT error_id FROM bb.error"
+			"   WHERE at < now() - make_interval(secs => $1::float8)"
+			"   LIMIT $2::int) RETURNING 1)"
+			" SELECT count(*) FROM d", 2, params, p->err, sizeof p->err);
+		long long n;
+
+		if (!r)
+			return;
+		n = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+		p->deleted += n;
+		if (n < PRUNE_BATCH)
+			return;
+	}
+}
+
+/* dbpool done, in the loop. */
+static void prune_done(void *arg)
+{
+	prune_job *p = arg;
+
+	p->running = false;
+	if (p->err[0])
+		log_warning("could not delete the errors older than sync.error_retention: %s; "
+			    "trying again in an hour", p->err);
+	else if (p->deleted)
+		log_info("deleted %lld error record%s older than sync.error_retention (%lld days)",
+			 p->deleted, p->deleted == 1 ? "" : "s", (long long)(p->retention_s / 86400));
+}
+
+/* Once an hour (and at start), when sync.error_retention is set. */
+static void prune_maybe(sync_engine *s, int64_t now)
+{
+	int64_t keep = s->d->cfg->error_retention_s;
+
+	if (now < s->next_prune_us || s->prune.running)
+		return;
+	s->next_prune_us = now + PRUNE_EVERY_US;
+	if (keep <= 0)
+		return;
+	s->prune.s = s;
+	s->prune.retention_s = keep;
+	s->prune.running = true;
+	dbpool_submit(s->writers, prune_work, prune_done, &s->prune);
+}
+
 /*
  * Whether another page may be fetched now, by the pages held in memory: those
  * in transfer (parsed as they arrive) and those received and waiting for a
@@ -1188,6 +1271,7 @@ static int64_t sync_tick(void *self, bb_daemon *d, int64_t now)
 	}
 	if (s->unreleased)
 		unreleased_retry(s);
+	prune_maybe(s, now);
 	if (now >= s->next_renew_us)
 		renew_leases(s, now);
 	if (!s->draining && !s->app_disabled) {
