@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct dbpool {
 	item *queue, *queue_tail;   /* under mu */
 	item *done, *done_tail;     /* under mu */
 	bool quit;                  /* under mu */
+	atomic_uint epoch;          /* broken connections found so far (dbpool_epoch) */
 	int pipe_rd, pipe_wr;       /* a byte per finished item wakes the loop */
 	unsigned pending;           /* loop thread only */
 	char *conninfo;
@@ -87,8 +89,11 @@ static void writer_connect(writer *w)
 	if (w->db)
 		return;
 	w->db = store_connect(w->p->conninfo, w->err, sizeof w->err);
-	if (w->db)
+	if (w->db) {
 		w->err[0] = '\0';
+		/* any connection after the first (dbpool_new's), before an item runs on it */
+		atomic_fetch_add(&w->p->epoch, 1);
+	}
 }
 
 static void *writer_main(void *ud)
@@ -152,6 +157,16 @@ dbpool *dbpool_new(const char *conninfo, unsigned n, char *err, size_t errlen)
 	p->conninfo = xstrdup(conninfo ? conninfo : "");
 	p->n = n;
 	p->w = xcalloc(n, sizeof *p->w);
+	/*
+	 * Each writer's first connection now, in this thread: every later
+	 * one is a reconnection, which dbpool_epoch counts.  One that fails
+	 * here is made by the writer before its first item (and counted).
+	 */
+	for (unsigned i = 0; i < n; i++) {
+		p->w[i].db = store_connect(p->conninfo, p->w[i].err, sizeof p->w[i].err);
+		if (p->w[i].db)
+			p->w[i].err[0] = '\0';
+	}
 	/* signals are the loop's (self-pipe): the writers never take one */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -181,9 +196,12 @@ void dbpool_free(dbpool *p)
 	p->quit = true;
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
-	for (unsigned i = 0; i < p->n; i++)
+	for (unsigned i = 0; i < p->n; i++) {
 		if (p->w[i].started)
-			pthread_join(p->w[i].thread, NULL);
+			pthread_join(p->w[i].thread, NULL);   /* it closed its connection */
+		else
+			store_close(p->w[i].db);            /* made by dbpool_new */
+	}
 	free_list(p->queue);
 	free_list(p->done);
 	close(p->pipe_rd);
@@ -207,6 +225,11 @@ void dbpool_submit(dbpool *p, dbpool_work_fn work, dbpool_done_fn done, void *ar
 	append(&p->queue, &p->queue_tail, it);
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
+}
+
+unsigned dbpool_epoch(dbpool *p)
+{
+	return atomic_load(&p->epoch);
 }
 
 int dbpool_fd(const dbpool *p)

@@ -40,8 +40,9 @@ typedef void (*dbpool_done_fn)(void *arg);
 
 /*
  * Start n writer threads (1..DBPOOL_MAX) for conninfo (as store_connect;
- * copied).  They connect lazily, on their first item.  NULL with err filled
- * when a thread cannot be created.
+ * copied).  Each writer's connection is made here; one that fails is tried
+ * again before the writer's first item.  NULL with err filled when a thread
+ * cannot be created.
  */
 #define DBPOOL_MAX 64
 dbpool *dbpool_new(const char *conninfo, unsigned n, char *err, size_t errlen);
@@ -56,6 +57,17 @@ void dbpool_free(dbpool *p);
 
 /* Queue an item (never fails; the queue is bounded by the caller's own jobs). */
 void dbpool_submit(dbpool *p, dbpool_work_fn work, dbpool_done_fn done, void *arg);
+
+/*
+ * A number that grows each time a writer makes a connection after the one
+ * dbpool_new made (its session broke, or that one failed), before it runs
+ * anything on it.  The server may have restarted then, and an
+ * asynchronous commit (synchronous_commit = off) acknowledged before the
+ * crash may be gone: work that builds on earlier commits reads the epoch
+ * when it reads their state and checks, on the writer, that it is unchanged
+ * before it writes.  Any thread.
+ */
+unsigned dbpool_epoch(dbpool *p);
 
 /* A descriptor that becomes readable when results wait for dbpool_collect(). */
 int dbpool_fd(const dbpool *p);

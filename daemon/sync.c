@@ -61,6 +61,7 @@ typedef struct page_commit {
 	int rc;                     /* 1 stored, 0 the lease was lost, -1 failed */
 	bool rows_failed;           /* -1 while sending the rows (not the cursor) */
 	bool db_failed;             /* the database's fault, not the page's */
+	bool stale;                 /* a writer reconnected since the lease (dbpool_epoch) */
 	int64_t us;                 /* time in the database */
 	char err[1024];
 } page_commit;
@@ -99,6 +100,9 @@ typedef struct job {
 	/* The participant's cursors, read with its batch when leased (only this
 	 * job changes them while it holds the lease). */
 	walk_cursor cur[RES_COUNT];
+	/* dbpool_epoch when leased: a writer reconnection since then means
+	 * an asynchronous commit this walk builds on may be lost */
+	unsigned epoch;
 	loader *ld;                 /* the page being received, from the pool */
 	bool feed_failed;           /* the page broke a rule while streaming */
 	page_commit commit;         /* JS_COMMIT */
@@ -542,9 +546,15 @@ static int commit_page(job *j, store *db, const flat_bundle_info *info, const ch
 	/*
 	 * The page and its cursor commit together, so losing the newest pages
 	 * in a server crash only means fetching them again: no need to wait
-	 * for the WAL flush of every page.
+	 * for the WAL flush of every page.  A walk goes on from its cursor in
+	 * memory, so it stops at a reconnection (page_write: dbpool_epoch) and
+	 * goes on from the stored one.  The last page, which also releases the
+	 * lease, waits for the flush: that makes every earlier page of the
+	 * participant durable too, and a lease can never stay taken by a lost
+	 * commit.
 	 */
-	if (store_cmd(db, "SET LOCAL synchronous_commit = off", 0, NULL, err, errlen) < 0)
+	if (!j->commit.final &&
+	    store_cmd(db, "SET LOCAL synchronous_commit = off", 0, NULL, err, errlen) < 0)
 		return -1;
 	ours = sched_check_lease_in_tx(db, j->commit.owner, pid(j), j->commit.lease_s, err, errlen);
 	if (ours <= 0)
@@ -605,12 +615,17 @@ static void page_write(void *arg, store *db, const char *connect_err)
 	page_commit *pc = &j->commit;
 	int64_t t0 = now_mono_us();
 
-	pc->rows_failed = pc->db_failed = false;
+	pc->rows_failed = pc->db_failed = pc->stale = false;
 	pc->err[0] = '\0';
 	if (!db) {
 		pc->rc = -1;
 		pc->db_failed = true;
 		snprintf(pc->err, sizeof pc->err, "%s", connect_err);
+		return;
+	}
+	if (dbpool_epoch(j->s->writers) != j->epoch) {
+		pc->rc = -1;
+		pc->stale = true;
 		return;
 	}
 	loader_set_conn(j->ld, store_pg(db));
@@ -773,6 +788,14 @@ static void page_written(void *arg)
 	}
 	if (pc->rc < 0) {
 		free(next);
+		if (pc->stale) {
+			/* not a failure: the walk resumes from the stored cursor */
+			metrics_inc(METRIC_PAGES, "discarded");
+			log_info("participant %s: a database connection was re-established during the "
+				 "walk; it goes on from the stored cursor (the page is fetched again)", pid(j));
+			job_release_later(j, 0, false, NULL, NULL);
+			return;
+		}
 		if (pc->rows_failed && !pc->db_failed) {
 			/* the database refused the page's data (e.g. a number too large) */
 			s->stats.malformed_pages++;
@@ -1064,10 +1087,12 @@ static void lease_more(sync_engine *s, int64_t now)
 	job **jobs;
 	const char **ids;
 	char **access;
+	unsigned epoch;
 	char err[512];
 
 	if ((unsigned)limit > room)
 		limit = (int)room;
+	epoch = dbpool_epoch(s->writers);   /* before anything is read */
 	if (sched_lease_due(s->d->db, s->d->instance_id, limit, c->lease_s, &l, &n, err, sizeof err) < 0) {
 		log_error("could not lease due participants: %s", err);
 		s->next_poll_us = now + POLL_US;
@@ -1087,6 +1112,7 @@ static void lease_more(sync_engine *s, int64_t now)
 		j->s = s;
 		j->lease = l[i];        /* takes the strings */
 		j->walk_total = -1;
+		j->epoch = epoch;
 		list_append(s, j);
 		s->active++;
 		s->stats.active = s->active;

@@ -3,7 +3,8 @@
  * parallel (four items meet at a barrier that only four concurrent writers can
  * pass), done functions run in the calling thread through the wake-up pipe,
  * a writer whose session was terminated connects again before its next item
- * (no item meets the dead session), a bad conninfo gives
+ * (no item meets the dead session) and the reconnection is counted
+ * (dbpool_epoch), a bad conninfo gives
  * db == NULL with the reason, and freeing the pool drops queued items without
  * calling them.
  */
@@ -184,6 +185,8 @@ int main(void)
 	CHECK(npids == NW);
 
 	mc_section("a writer whose session was terminated connects again");
+	/* the writers' first connections (dbpool_new's) are not reconnections */
+	CHECK(dbpool_epoch(p) == 0);
 	{
 		char sql[160];
 
@@ -198,6 +201,9 @@ int main(void)
 			dbpool_submit(p, work_plain, done, &recs[i]);
 		}
 		CHECK(collect_all(p, NW * 2) == NW * 2);
+		/* each reconnection is counted before an item runs on it */
+		CHECK(dbpool_epoch(p) >= 1);
+		CHECK(dbpool_epoch(p) <= NW);
 		{
 			int fresh = 0;
 
