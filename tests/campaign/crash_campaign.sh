@@ -189,10 +189,13 @@ settle() {
   sync_all_now
   n=$(sql "SELECT count(*) FROM bb.participant WHERE state = 'active'")
   wait_synced 300 "$n" "$what: all $n active participants synced to idle"
-  # the syncs refresh tokens too (they live 40 s): none may be in flight
-  # when issued and committed pairs are counted
-  wait_for 180 "SELECT count(*) FROM bb.participant WHERE refresh_started_at IS NOT NULL
-    OR state = 'refresh_in_doubt'" 0 "$what: no refresh in flight after the syncs"
+  # no refresh in flight and none due (the driver made tokens due, and the
+  # token service looks for due ones every 5 s): otherwise one can start,
+  # and be in flight, while issued and committed pairs are counted
+  wait_for 180 "SELECT count(*) FROM bb.participant p LEFT JOIN bb.token t USING (participant_id)
+    WHERE p.refresh_started_at IS NOT NULL OR p.state = 'refresh_in_doubt'
+       OR (p.state = 'active' AND t.next_refresh_at <= now())" 0 \
+    "$what: no refresh in flight or due after the syncs"
 }
 
 # claims_figures FILE: rows and exact sums of every numeric column per table
