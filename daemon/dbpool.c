@@ -23,7 +23,7 @@ typedef struct writer {
 	dbpool *p;
 	pthread_t thread;
 	bool started;
-	store *db;                  /* this thread's own; NULL until connected */
+	store *db;                  /* this thread's own (the first made by dbpool_new); NULL: none now */
 	char err[512];              /* why db is NULL */
 } writer;
 
@@ -33,7 +33,7 @@ struct dbpool {
 	item *queue, *queue_tail;   /* under mu */
 	item *done, *done_tail;     /* under mu */
 	bool quit;                  /* under mu */
-	atomic_uint epoch;          /* broken connections found so far (dbpool_epoch) */
+	atomic_uint epoch;          /* connections made after the first ones (dbpool_epoch) */
 	int pipe_rd, pipe_wr;       /* a byte per finished item wakes the loop */
 	unsigned pending;           /* loop thread only */
 	char *conninfo;
@@ -74,6 +74,15 @@ static bool connection_alive(PGconn *c)
 	return PQstatus(c) == CONNECTION_OK;
 }
 
+/* Connect w->db, or leave it NULL with w->err saying why. */
+static bool writer_open(writer *w)
+{
+	w->db = store_connect(w->p->conninfo, w->err, sizeof w->err);
+	if (w->db)
+		w->err[0] = '\0';
+	return w->db != NULL;
+}
+
 /*
  * Make sure w->db is usable, or NULL with w->err saying why.  No backoff of
  * its own: items only come while the loop's connection is up, and each
@@ -88,12 +97,9 @@ static void writer_connect(writer *w)
 	}
 	if (w->db)
 		return;
-	w->db = store_connect(w->p->conninfo, w->err, sizeof w->err);
-	if (w->db) {
-		w->err[0] = '\0';
-		/* any connection after the first (dbpool_new's), before an item runs on it */
+	/* any connection after the first (dbpool_new's), before an item runs on it */
+	if (writer_open(w))
 		atomic_fetch_add(&w->p->epoch, 1);
-	}
 }
 
 static void *writer_main(void *ud)
@@ -163,18 +169,14 @@ dbpool *dbpool_new(const char *conninfo, unsigned n, char *err, size_t errlen)
 	 * here is made by the writer before its first item (and counted).
 	 */
 	for (unsigned i = 0; i < n; i++) {
-		p->w[i].db = store_connect(p->conninfo, p->w[i].err, sizeof p->w[i].err);
-		if (p->w[i].db)
-			p->w[i].err[0] = '\0';
+		p->w[i].p = p;
+		writer_open(&p->w[i]);
 	}
 	/* signals are the loop's (self-pipe): the writers never take one */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < n; i++) {
-		int rc;
-
-		p->w[i].p = p;
-		rc = pthread_create(&p->w[i].thread, NULL, writer_main, &p->w[i]);
+		int rc = pthread_create(&p->w[i].thread, NULL, writer_main, &p->w[i]);
 		if (rc != 0) {
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			snprintf(err, errlen, "database writers: cannot start thread %u of %u: %s",

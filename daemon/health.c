@@ -279,7 +279,6 @@ static int64_t health_tick(void *self, bb_daemon *d, int64_t now)
 {
 	health *h = self;
 
-	(void)d;
 	set_gauges(h);
 	if (now >= h->next_probe_us)
 		probe(h, now);

@@ -113,7 +113,6 @@ typedef struct job {
  * thread (dbpool): owned by the engine, at most one at a time.
  */
 typedef struct prune_job {
-	struct sync_engine *s;
 	bool running;               /* with the writers: the loop leaves the rest alone */
 	int64_t retention_s;
 	long long deleted;
@@ -370,19 +369,19 @@ static void job_fail(job *j, const char *kind, const char *fmt, ...)
  * participant's last complete sync and after this sync became due), e.g.
  * before a crash or a failure of a later resource; it is not walked again
  * now.  A sync that became due later (sync-now, a new enrolment after the
- * grant died) walks it again: claims may have landed.  0, or -1 with err.
+ * grant died) walks it again: claims may have landed.  ids[i] is
+ * pid(jobs[i]).  0, or -1 with err.
  */
-static int load_cursors(sync_engine *s, job **jobs, size_t n, char *err, size_t errlen)
+static int load_cursors(sync_engine *s, job **jobs, const char *const *ids, size_t n,
+			char *err, size_t errlen)
 {
-	const char **ids = xcalloc(n, sizeof *ids), **due = xcalloc(n, sizeof *due);
+	const char **due = xcalloc(n, sizeof *due);
 	const char *params[2];
 	char *a_ids, *a_due;
 	PGresult *r;
 
-	for (size_t i = 0; i < n; i++) {
-		ids[i] = pid(jobs[i]);
+	for (size_t i = 0; i < n; i++)
 		due[i] = jobs[i]->lease.due_at;
-	}
 	a_ids = store_array_literal(ids, n);
 	a_due = store_array_literal(due, n);
 	params[0] = a_ids;
@@ -399,7 +398,6 @@ static int load_cursors(sync_engine *s, job **jobs, size_t n, char *err, size_t 
 		       2, params, err, errlen);
 	free(a_ids);
 	free(a_due);
-	free(ids);
 	free(due);
 	if (!r)
 		return -1;
@@ -408,7 +406,7 @@ static int load_cursors(sync_engine *s, job **jobs, size_t n, char *err, size_t 
 		walk_cursor *c = NULL;
 
 		for (size_t i = 0; i < n && !c; i++)
-			if (strcmp(pid(jobs[i]), id) == 0)
+			if (strcmp(ids[i], id) == 0)
 				for (int k = 0; k < RES_COUNT; k++)
 					if (strcmp(res_names[k], res) == 0)
 						c = &jobs[i]->cur[k];
@@ -1055,6 +1053,12 @@ static unsigned max_jobs(const sync_engine *s)
 	return (unsigned)c * 2;
 }
 
+/* Participants leased per query (sync.lease_batch). */
+static unsigned lease_batch(const bb_config *c)
+{
+	return (unsigned)(c->lease_batch > 0 ? c->lease_batch : 16);
+}
+
 /*
  * How many participants to lease now: none until a batch's worth of job
  * slots is free (at least a quarter of them, or sync.lease_batch if
@@ -1065,9 +1069,8 @@ static unsigned max_jobs(const sync_engine *s)
  */
 static unsigned lease_room(const sync_engine *s)
 {
-	const bb_config *c = s->d->cfg;
 	unsigned room = max_jobs(s) - s->active;
-	unsigned batch = (unsigned)(c->lease_batch > 0 ? c->lease_batch : 16);
+	unsigned batch = lease_batch(s->d->cfg);
 	unsigned least = max_jobs(s) / 4;
 
 	if (least > batch)
@@ -1081,7 +1084,7 @@ static void lease_more(sync_engine *s, int64_t now)
 {
 	const bb_config *c = s->d->cfg;
 	unsigned room = lease_room(s);
-	int limit = c->lease_batch > 0 ? c->lease_batch : 16;
+	int limit = (int)lease_batch(c);
 	sched_lease *l = NULL;
 	size_t n = 0;
 	job **jobs;
@@ -1125,7 +1128,7 @@ static void lease_more(sync_engine *s, int64_t now)
 	 * The batch's cursors and access tokens in two queries, not two per
 	 * participant: the loop waits for the database once per batch.
 	 */
-	if (load_cursors(s, jobs, n, err, sizeof err) < 0) {
+	if (load_cursors(s, jobs, ids, n, err, sizeof err) < 0) {
 		for (size_t i = 0; i < n; i++)
 			job_fail(jobs[i], "database", "could not read the cursors: %s", err);
 	} else {
@@ -1256,7 +1259,6 @@ static void prune_maybe(sync_engine *s, int64_t now)
 	s->next_prune_us = now + PRUNE_EVERY_US;
 	if (keep <= 0)
 		return;
-	s->prune.s = s;
 	s->prune.retention_s = keep;
 	s->prune.running = true;
 	dbpool_submit(s->writers, prune_work, prune_done, &s->prune);
